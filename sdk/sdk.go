@@ -1,0 +1,120 @@
+// Package sdk holds the plugin contracts: the handshake, one small Go interface per plugin kind, and the go-plugin gRPC glue.
+package sdk
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/edgedvr/edge/media"
+)
+
+// ProtocolVersion is the plugin protocol version. A host and a plugin with
+// different versions refuse each other at the handshake.
+const ProtocolVersion = 1
+
+// Plugin kinds, as named in the topology's [plugins] table.
+const (
+	KindIngest   = "ingest"
+	KindDVRStore = "dvrstore"
+)
+
+// ErrNotFound is returned (also across the plugin boundary) for an unknown
+// stream, segment or init.
+var ErrNotFound = errors.New("not found")
+
+// CaptureRequest asks an ingest plugin to capture one input of one stream.
+type CaptureRequest struct {
+	// Stream is the stream's name (already validated by the host).
+	Stream string
+	// URL is the input, e.g. "udp://239.1.2.3:1234?iface=eth0" or "file:///x.ts".
+	URL string
+	// SegmentDuration is the target segment length.
+	SegmentDuration time.Duration
+}
+
+// IngestStats are counters an ingest plugin reports with its events. They
+// only grow for the life of one Capture call.
+type IngestStats = media.Stats
+
+// Event is one thing an ingest plugin delivers: exactly one of Init and
+// Segment is set, and Stats is the plugin's counters at that moment.
+type Event struct {
+	Init    *media.Init
+	Segment *media.Segment
+	Stats   media.Stats
+}
+
+// Ingest captures inputs. It is served by `edge plugin udp` (udp:// and
+// file:// inputs) and `edge plugin m4f` (m4f:// inputs), or by a third-party
+// executable.
+type Ingest interface {
+	// Capture is called when the host makes an input active. It captures
+	// req.URL and calls emit for each init segment and media segment, in
+	// order, until ctx is done (return nil) or the source fails for good
+	// (return the error). An Init is always emitted before the first Segment
+	// that refers to it. A source that merely goes quiet is not an error: the
+	// host decides on timeouts. emit returns an error when the host has gone;
+	// Capture must then return.
+	Capture(ctx context.Context, req CaptureRequest, emit func(Event) error) error
+}
+
+// StreamConfig tells a store where and how long to keep one stream.
+type StreamConfig struct {
+	Stream string
+	// Root is the archive directory; the stream lives under Root/<stream>/.
+	Root string
+	// Depth is how long segments are kept; 0 means no limit by age.
+	Depth time.Duration
+	// MaxSize is the byte limit for this stream's segments; 0 means no limit by size.
+	MaxSize int64
+}
+
+// SegmentInfo describes one stored segment.
+type SegmentInfo struct {
+	Start    int64  // UTC ms
+	Duration int64  // ms
+	Size     int64  // bytes
+	InitHash string // init segment it decodes with
+	Checksum string // media.Checksum of the bytes
+	// Path is a local file that holds exactly the segment's bytes, which the
+	// host may open and send directly. Empty when the store is not on local
+	// disk; the host then uses ReadSegment.
+	Path string
+}
+
+// End is the UTC end of the segment in milliseconds.
+func (s SegmentInfo) End() int64 { return s.Start + s.Duration }
+
+// Range is a stretch of archive with no gap, in UTC ms.
+type Range struct {
+	From int64
+	To   int64 // exclusive
+}
+
+// Store keeps a DVR archive. It is served by `edge plugin dvrstore`, or by a
+// third-party executable.
+type Store interface {
+	// OpenStream is called once per stream at start (and again after a plugin
+	// restart) before any other call for that stream. It loads the stream's
+	// index and starts retention.
+	OpenStream(ctx context.Context, cfg StreamConfig) error
+	// WriteInit stores an init segment; storing one that exists is a no-op.
+	WriteInit(ctx context.Context, stream string, init media.Init) error
+	// WriteSegment stores a media segment atomically: after a crash it is
+	// either wholly visible or not at all. Its start must be after the end of
+	// the stream's last segment.
+	WriteSegment(ctx context.Context, stream string, seg media.Segment) (SegmentInfo, error)
+	// Ranges returns the recorded stretches that overlap [from, to), clipped
+	// to whole segments, in order. Segments that touch (within a small
+	// tolerance) form one range.
+	Ranges(ctx context.Context, stream string, from, to int64) ([]Range, error)
+	// Segments lists the segments whose start is in [from, to), in order.
+	Segments(ctx context.Context, stream string, from, to int64) ([]SegmentInfo, error)
+	// ReadInit returns the init segment with that hash, or ErrNotFound.
+	ReadInit(ctx context.Context, stream, hash string) (media.Init, error)
+	// ReadSegment returns the bytes of the segment that starts at start, or ErrNotFound.
+	ReadSegment(ctx context.Context, stream string, start int64) ([]byte, error)
+	// Streams lists the streams that have an archive.
+	Streams(ctx context.Context) ([]string, error)
+}
