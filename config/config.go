@@ -5,17 +5,23 @@ import "time"
 
 // Topology is a whole deployment: every node of one file.
 type Topology struct {
-	// Path is the file the topology was read from.
+	// Path is the file the topology was read from. Relative paths in the
+	// file (file:// inputs, dvr and cache roots, plugin executables) resolve
+	// against its directory.
 	Path string `toml:"-"`
 	// ClusterKey is the shared secret that signs node-to-node calls. It is never sent or logged.
 	ClusterKey string   `toml:"cluster_key"`
 	Cluster    *Cluster `toml:"cluster"`
 	Plugins    Plugins  `toml:"plugins"`
 	Nodes      []*Node  `toml:"node"`
+
+	warnings []Error // static check findings that do not make the file invalid
 }
 
 // Cluster lists the peers of a cluster-ingest group.
 type Cluster struct {
+	// Peers are node names of this file (or host:port of nodes elsewhere)
+	// that share the capture of cluster_ingest streams.
 	Peers []string `toml:"peers"`
 	// FetchTimeout is how often peers are polled. By default, 1s.
 	FetchTimeout Duration `toml:"fetch_timeout"`
@@ -24,7 +30,8 @@ type Cluster struct {
 }
 
 // Plugins says what serves each plugin kind: "builtin" (the default) or the
-// path of an executable that speaks the sdk handshake.
+// path of an executable that speaks the sdk handshake. A relative path
+// resolves against the topology file's directory. By default, "builtin".
 type Plugins struct {
 	UDP      string `toml:"udp"`
 	M4F      string `toml:"m4f"`
@@ -32,8 +39,12 @@ type Plugins struct {
 	Balancer string `toml:"balancer"`
 }
 
+// Builtin is the Plugins value that selects the plugin compiled into edge.
+const Builtin = "builtin"
+
 // Node is one process of the deployment.
 type Node struct {
+	// Name identifies the node in m4f:// URLs, [cluster] peers and `edge run --node`.
 	Name string `toml:"name"`
 	// Listen is the host:port for viewers, M4F and the API.
 	Listen string `toml:"listen"`
@@ -43,12 +54,14 @@ type Node struct {
 	PublicURL string    `toml:"public_url"`
 	Streams   []*Stream `toml:"stream"`
 	Sources   []*Source `toml:"source"`
+	Line      int       `toml:"-"` // line of the [[node]] header, for messages
 }
 
 // Stream is one stream captured or restreamed by a node.
 type Stream struct {
 	Name string `toml:"name"`
-	// Inputs in priority order.
+	// Inputs in priority order: udp://, file:// or m4f:// URLs. A stream
+	// without inputs takes its video from a matching [[node.source]].
 	Inputs []string `toml:"inputs"`
 	// SourceTimeout: no frames this long and the next input is tried. By default, 10s.
 	SourceTimeout Duration `toml:"source_timeout"`
@@ -63,10 +76,12 @@ type Stream struct {
 // Source restreams streams of another node.
 type Source struct {
 	// URL is m4f://NODE or m4f://host:port.
-	URL    string   `toml:"url"`
-	Only   []string `toml:"only"`
+	URL string `toml:"url"`
+	// Only restreams just these streams. Only and Except exclude each other.
+	Only []string `toml:"only"`
+	// Except restreams every stream of the source but these.
 	Except []string `toml:"except"`
-	// RemoteDVR is nochain (the default), chain or none.
+	// RemoteDVR is nochain, chain or none. By default, "nochain".
 	RemoteDVR string `toml:"remote_dvr"`
 	// Key overrides cluster_key for this source.
 	Key   string `toml:"key"`
@@ -75,28 +90,47 @@ type Source struct {
 	Line  int    `toml:"-"`
 }
 
+// Admits reports whether the source restreams the stream name, by its Only
+// and Except lists.
+func (s *Source) Admits(name string) bool {
+	if len(s.Only) > 0 {
+		return contains(s.Only, name)
+	}
+	return !contains(s.Except, name)
+}
+
 // DVR is an on-disk archive.
 type DVR struct {
+	// Root is the archive directory; a relative root resolves against the
+	// topology file's directory (Load makes it absolute).
 	Root string `toml:"root"`
 	// Depth is how long to keep segments; 0 keeps them until MaxSize.
-	Depth   Duration `toml:"depth"`
-	MaxSize Size     `toml:"max_size"`
+	Depth Duration `toml:"depth"`
+	// MaxSize bounds the archive's bytes; 0 means no size limit.
+	MaxSize Size `toml:"max_size"`
 	// Replicate copies missing archive from the stream's m4f sources.
-	Replicate       bool `toml:"replicate"`
-	ReplicationPort int  `toml:"replication_port"`
+	Replicate bool `toml:"replicate"`
+	// ReplicationPort is the port of the source's replication_listen; 0 uses its listen.
+	ReplicationPort int `toml:"replication_port"`
 }
 
 // Cache is a disk segment cache for archive fetched from sources.
 type Cache struct {
-	Root    string   `toml:"root"`
-	Depth   Duration `toml:"depth"`
-	MaxSize Size     `toml:"max_size"`
+	// Root is the cache directory; a relative root resolves against the
+	// topology file's directory (Load makes it absolute).
+	Root string `toml:"root"`
+	// Depth drops cached segments older than this; 0 keeps them until MaxSize.
+	Depth Duration `toml:"depth"`
+	// MaxSize bounds the cache's bytes; 0 means no size limit.
+	MaxSize Size `toml:"max_size"`
 	// Misses: cache a segment only after its Nth request. By default, 1.
 	Misses int `toml:"misses"`
 }
 
 // Ingest places a stream in a cluster-ingest group.
 type Ingest struct {
+	// CaptureAt is the peer that should capture the stream while it is
+	// alive; empty lets the balancer choose.
 	CaptureAt string `toml:"capture_at"`
 }
 
@@ -105,3 +139,32 @@ type Duration time.Duration
 
 // Size is a byte count that decodes from an integer or a string with a K, M, G or T suffix (powers of 1024).
 type Size int64
+
+// Defaults, as documented on the fields.
+const (
+	DefaultSourceTimeout   = 10 * time.Second
+	DefaultSegmentDuration = 3 * time.Second
+	DefaultRemoteDVR       = "nochain"
+	DefaultCacheMisses     = 1
+	DefaultFetchTimeout    = 1 * time.Second
+	DefaultStaleTimeout    = 3 * time.Second
+
+	MinSegmentDuration = 1 * time.Second
+	MaxSegmentDuration = 15 * time.Second
+)
+
+// Remote DVR modes of a source or m4f input.
+const (
+	RemoteDVRNoChain = "nochain"
+	RemoteDVRChain   = "chain"
+	RemoteDVRNone    = "none"
+)
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

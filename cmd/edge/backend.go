@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/edgedvr/edge/cache"
+	"github.com/edgedvr/edge/media"
+	"github.com/edgedvr/edge/node"
+	"github.com/edgedvr/edge/proxy"
+	"github.com/edgedvr/edge/sdk"
+)
+
+// backend shows the node's streams to the HTTP front.
+type backend struct {
+	n     *node.Node
+	store func(ctx context.Context) (sdk.Store, error)
+}
+
+var _ proxy.Backend = backend{}
+
+func (b backend) Stream(name string) (proxy.Stream, bool) {
+	s, ok := b.n.Stream(name)
+	if !ok {
+		return nil, false
+	}
+	return stream{s: s, store: b.store}, true
+}
+
+func (b backend) StreamNames() []string { return b.n.StreamNames() }
+
+type stream struct {
+	s     *node.Stream
+	store func(ctx context.Context) (sdk.Store, error)
+}
+
+func (s stream) Name() string      { return s.s.Name() }
+func (s stream) Live() *cache.Live { return s.s.Live() }
+
+func (s stream) Archive() proxy.Archive {
+	if !s.s.Records() {
+		return nil
+	}
+	return localArchive{name: s.s.Name(), store: s.store}
+}
+
+func (s stream) Status() proxy.StreamStatus {
+	st := s.s.Status()
+	out := proxy.StreamStatus{ActiveInput: st.ActiveInput, Bitrate: int64(st.Bitrate), LastFrame: st.LastFrame}
+	for _, in := range st.Inputs {
+		out.Inputs = append(out.Inputs, proxy.InputStatus{URL: in.URL, State: in.State})
+	}
+	return out
+}
+
+// localArchive is the node's own archive of one stream, read through the
+// store plugin (listings only: segment bytes are read from SegmentInfo.Path
+// by the front, never through the plugin).
+type localArchive struct {
+	name  string
+	store func(ctx context.Context) (sdk.Store, error)
+}
+
+func (a localArchive) get(ctx context.Context) (sdk.Store, error) {
+	st, err := a.store(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", proxy.ErrUnavailable, err)
+	}
+	return st, nil
+}
+
+// unavailable marks errors other than not-found as a temporary outage of the store.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, sdk.ErrNotFound) || errors.Is(err, proxy.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", proxy.ErrUnavailable, err)
+}
+
+func (a localArchive) Ranges(ctx context.Context, from, to int64) ([]sdk.Range, error) {
+	st, err := a.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := st.Ranges(ctx, a.name, from, to)
+	return r, unavailable(err)
+}
+
+func (a localArchive) Segments(ctx context.Context, from, to int64) ([]sdk.SegmentInfo, error) {
+	st, err := a.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := st.Segments(ctx, a.name, from, to)
+	return r, unavailable(err)
+}
+
+func (a localArchive) ReadInit(ctx context.Context, hash string) (media.Init, error) {
+	st, err := a.get(ctx)
+	if err != nil {
+		return media.Init{}, err
+	}
+	r, err := st.ReadInit(ctx, a.name, hash)
+	return r, unavailable(err)
+}
+
+func (a localArchive) ReadSegment(ctx context.Context, start int64) ([]byte, error) {
+	st, err := a.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := st.ReadSegment(ctx, a.name, start)
+	return r, unavailable(err)
+}

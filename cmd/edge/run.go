@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/edgedvr/edge/config"
+	"github.com/edgedvr/edge/node"
+	"github.com/edgedvr/edge/proxy"
+	"github.com/edgedvr/edge/sdk"
+)
+
+// stopTimeout bounds a graceful stop: captures flush, archive writes finish.
+const stopTimeout = 15 * time.Second
+
+func logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv("EDGE_LOG_LEVEL"))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// parseArgs parses flags that may come before or after positional arguments.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: edge check FILE")
+		return 2
+	}
+	return config.Check(args[0], stdout)
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	nodeName := fs.String("node", "", "the node of FILE to run (may be left out when FILE has one node)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: edge run FILE [--node NAME]")
+		return 2
+	}
+	topo, err := config.Load(pos[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	nc, err := pickNode(topo, *nodeName)
+	if err != nil {
+		fmt.Fprintln(stderr, "edge run:", err)
+		return 1
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()})).With("node", nc.Name)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := runNode(ctx, topo, nc, log); err != nil {
+		log.Error("node failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func pickNode(topo *config.Topology, name string) (*config.Node, error) {
+	if name == "" {
+		if len(topo.Nodes) != 1 {
+			return nil, fmt.Errorf("%s has %d nodes: say which with --node NAME", topo.Path, len(topo.Nodes))
+		}
+		return topo.Nodes[0], nil
+	}
+	n, ok := topo.Node(name)
+	if !ok {
+		return nil, fmt.Errorf("%s has no node %q", topo.Path, name)
+	}
+	return n, nil
+}
+
+// runNode runs one node until ctx ends, then stops it gracefully.
+func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *slog.Logger) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable for built-in plugins: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := node.NewMetrics(reg)
+
+	sups := &supervisors{exe: exe, topo: topo, log: log, metrics: metrics}
+	defer sups.close()
+
+	var n *node.Node
+	n, err = node.New(node.Config{
+		Topology: topo,
+		Node:     nc,
+		Logger:   log,
+		Metrics:  metrics,
+		Plugins: node.Plugins{
+			Ingest: sups.ingest,
+			Store:  sups.store,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if err := sups.start(ctx, nc, n); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", nc.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := proxy.New(proxy.Config{
+		Backend:  backend{n: n, store: sups.store},
+		Logger:   log,
+		Registry: reg,
+	})
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+
+	n.Start(ctx)
+	log.Info("node running", "listen", ln.Addr().String(), "streams", n.StreamNames())
+
+	select {
+	case <-ctx.Done():
+	case err := <-srvErr:
+		if err != nil {
+			log.Error("http server stopped", "err", err)
+		}
+	}
+	log.Info("stopping: flushing open segments")
+	sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	stopErr := n.Stop(sctx)
+	_ = srv.Shutdown(sctx)
+	if stopErr != nil {
+		return stopErr
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// supervisors starts plugin processes on first use and keeps them alive.
+type supervisors struct {
+	exe          string
+	topo         *config.Topology
+	log          *slog.Logger
+	metrics      *node.Metrics
+	onStoreStart func(ctx context.Context) error
+
+	udpSup   *sdk.Supervisor
+	storeSup *sdk.Supervisor
+}
+
+// start starts the plugin processes the node needs: the udp ingest plugin
+// when a stream has a udp:// or file:// input, the store when a stream
+// records. The store re-opens the archives each time it (re)starts.
+func (s *supervisors) start(ctx context.Context, nc *config.Node, n *node.Node) error {
+	needUDP := false
+	for _, st := range nc.Streams {
+		for _, in := range st.Inputs {
+			if strings.HasPrefix(in, "udp://") || strings.HasPrefix(in, "file://") {
+				needUDP = true
+			}
+		}
+	}
+	mk := func(dst **sdk.Supervisor, name, kind, configured string, onStart func(context.Context) error) error {
+		sup := &sdk.Supervisor{
+			Name:      name,
+			Kind:      kind,
+			Command:   s.command(name, configured),
+			Logger:    s.log,
+			OnStart:   onStart,
+			OnRestart: func() { s.metrics.PluginRestarts.WithLabelValues(name).Inc() },
+		}
+		s.metrics.PluginRestarts.WithLabelValues(name).Add(0)
+		*dst = sup // OnStart reaches the new client through it
+		if err := sup.Start(ctx); err != nil {
+			return err
+		}
+		return nil
+	}
+	if n.HasArchive() {
+		if err := mk(&s.storeSup, "dvrstore", sdk.KindDVRStore, s.topo.Plugins.DVRStore, n.OpenArchives); err != nil {
+			return err
+		}
+	}
+	if needUDP {
+		if err := mk(&s.udpSup, "udp", sdk.KindIngest, s.topo.Plugins.UDP, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *supervisors) command(name, configured string) func() *exec.Cmd {
+	return func() *exec.Cmd {
+		var cmd *exec.Cmd
+		if configured == "" || configured == "builtin" {
+			cmd = exec.Command(s.exe, "plugin", name)
+		} else {
+			cmd = exec.Command(configured)
+		}
+		// A plugin dies with its host, even when the host is SIGKILLed.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		cmd.Env = append(os.Environ(), "EDGE_LOG_LEVEL="+logLevel().String())
+		return cmd
+	}
+}
+
+var errNoPlugin = errors.New("no plugin serves this input scheme")
+
+func (s *supervisors) ingest(ctx context.Context, scheme string) (sdk.Ingest, error) {
+	switch scheme {
+	case "udp", "file":
+		if s.udpSup == nil {
+			return nil, errNoPlugin
+		}
+		return s.udpSup.Ingest(ctx)
+	}
+	return nil, fmt.Errorf("%w: %s", errNoPlugin, scheme)
+}
+
+func (s *supervisors) store(ctx context.Context) (sdk.Store, error) {
+	if s.storeSup == nil {
+		return nil, errors.New("no archive store on this node")
+	}
+	return s.storeSup.Store(ctx)
+}
+
+func (s *supervisors) close() {
+	for _, sup := range []*sdk.Supervisor{s.udpSup, s.storeSup} {
+		if sup != nil {
+			sup.Close()
+		}
+	}
+}

@@ -1,0 +1,481 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgedvr/edge/sdk"
+)
+
+// MaxNodeNameLen is the longest node name accepted.
+const MaxNodeNameLen = 64
+
+// CheckNodeName reports whether name is a valid node name: 1 to 64 ASCII
+// letters, digits, '_' and '-', starting with a letter or digit. Node names
+// stand where a host would in m4f:// URLs, so they hold no '.' or ':'.
+func CheckNodeName(name string) error {
+	if name == "" {
+		return fmt.Errorf("empty node name")
+	}
+	if len(name) > MaxNodeNameLen {
+		return fmt.Errorf("node name longer than %d characters", MaxNodeNameLen)
+	}
+	if !isBare(name[0]) || name[0] == '-' || name[0] == '_' {
+		return fmt.Errorf("node name %q must start with a letter or digit", name)
+	}
+	for i := 0; i < len(name); i++ {
+		if !isBare(name[i]) {
+			return fmt.Errorf("node name %q has character %q; use letters, digits, '_' and '-'", name, name[i])
+		}
+	}
+	return nil
+}
+
+// Node returns the node called name.
+func (t *Topology) Node(name string) (*Node, bool) {
+	for _, n := range t.Nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return nil, false
+}
+
+// Stream returns the stream called name of the node.
+func (n *Node) Stream(name string) (*Stream, bool) {
+	for _, s := range n.Streams {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// ResolvePath resolves a relative path against the directory of the
+// topology file; absolute paths and topologies without a Path are returned
+// as they are.
+func (t *Topology) ResolvePath(p string) string {
+	if p == "" || filepath.IsAbs(p) || t.Path == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(t.Path), p)
+}
+
+// Input parses a stream input as ParseInput does and resolves it against the
+// topology: a file:// path becomes absolute with ResolvePath, and an m4f://
+// URL that names a node of the file without a port gets that node's listen
+// port and host (so Addr dials it).
+func (t *Topology) Input(raw string) (Input, error) {
+	in, err := ParseInput(raw)
+	if err != nil {
+		return Input{}, err
+	}
+	return t.resolveInput(in), nil
+}
+
+// SourceInput parses a [[node.source]] url as ParseSourceURL does and
+// resolves a node name as Input does.
+func (t *Topology) SourceInput(raw string) (Input, error) {
+	in, err := ParseSourceURL(raw)
+	if err != nil {
+		return Input{}, err
+	}
+	return t.resolveInput(in), nil
+}
+
+func (t *Topology) resolveInput(in Input) Input {
+	switch in.Scheme {
+	case SchemeFile:
+		in.Path = t.ResolvePath(in.Path)
+	case SchemeM4F:
+		if n := t.NodeOf(in); n != nil && in.Port == 0 {
+			host, port, err := net.SplitHostPort(n.Listen)
+			if err == nil {
+				in.Port, _ = strconv.Atoi(port)
+				if host == "" || host == "0.0.0.0" || host == "::" {
+					host = "127.0.0.1"
+				}
+				in.Host = host
+			}
+		}
+	}
+	return in
+}
+
+// NodeOf returns the node of the file an m4f URL points at: by name when it
+// has no port, or by listen address.
+func (t *Topology) NodeOf(in Input) *Node {
+	if in.Scheme != SchemeM4F {
+		return nil
+	}
+	if in.Port == 0 {
+		n, _ := t.Node(in.Host)
+		return n
+	}
+	for _, n := range t.Nodes {
+		if sameAddr(n.Listen, in.Addr()) || n.ReplicationListen != "" && sameAddr(n.ReplicationListen, in.Addr()) {
+			return n
+		}
+	}
+	return nil
+}
+
+func sameAddr(a, b string) bool {
+	ha, pa, err1 := net.SplitHostPort(a)
+	hb, pb, err2 := net.SplitHostPort(b)
+	return err1 == nil && err2 == nil && pa == pb && ha == hb
+}
+
+// overlaps reports whether two listen addresses would collide: same port and
+// the same host or a wildcard host on either side.
+func overlaps(a, b string) bool {
+	ha, pa, err1 := net.SplitHostPort(a)
+	hb, pb, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || pa != pb {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || wild(ha) || wild(hb)
+}
+
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("bad address %q: want HOST:PORT", addr)
+	}
+	if host != "" && !validHost(host) {
+		return fmt.Errorf("bad address %q: bad host %q", addr, host)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 || port[0] == '0' || port[0] == '+' {
+		return fmt.Errorf("bad address %q: port must be 1 to 65535", addr)
+	}
+	return nil
+}
+
+// validate checks everything the decoder cannot: names, URLs, ranges and
+// references between the parts of the file.
+func (d *decoder) validate(t *Topology) {
+	if len(t.Nodes) == 0 {
+		d.errorf(nil, "no [[node]]: a topology needs at least one node")
+	}
+	d.validateCluster(t)
+	d.validatePlugins(t)
+
+	type listener struct {
+		addr, node string
+		line       int
+	}
+	var listeners []listener
+	names := map[string]int{} // node name -> line
+	for i, n := range t.Nodes {
+		np := []string{"node", idx(i)}
+		n.Line = d.pos.line(np)
+		if n.Name == "" {
+			d.errorf(np, "node: missing name")
+		} else if err := CheckNodeName(n.Name); err != nil {
+			d.errorf(sub(np, "name"), "node: %v", err)
+		} else if line, dup := names[n.Name]; dup {
+			d.errorf(sub(np, "name"), "node %q: duplicate node name (first at line %d)", n.Name, line)
+		} else {
+			names[n.Name] = d.pos.line(sub(np, "name"))
+		}
+		label := nodeLabel(n)
+		for _, l := range []struct{ key, addr string }{{"listen", n.Listen}, {"replication_listen", n.ReplicationListen}} {
+			p := sub(np, l.key)
+			if l.addr == "" {
+				if l.key == "listen" {
+					d.errorf(np, "%s: missing listen", label)
+				}
+				continue
+			}
+			if err := checkListen(l.addr); err != nil {
+				d.errorf(p, "%s: %s: %v", label, l.key, err)
+				continue
+			}
+			clash := false
+			for _, o := range listeners {
+				if overlaps(o.addr, l.addr) {
+					d.errorf(p, "%s: %s %s is already used by node %q (line %d)", label, l.key, l.addr, o.node, o.line)
+					clash = true
+					break
+				}
+			}
+			if !clash {
+				listeners = append(listeners, listener{l.addr, n.Name, d.pos.line(p)})
+			}
+		}
+		if n.PublicURL != "" {
+			u, err := url.Parse(n.PublicURL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				d.errorf(sub(np, "public_url"), "%s: public_url %q: want http://HOST[:PORT] or https://...", label, n.PublicURL)
+			}
+		}
+		d.validateStreams(t, n, np)
+		d.validateSources(t, n, np)
+	}
+}
+
+func nodeLabel(n *Node) string {
+	if n.Name == "" {
+		return "node"
+	}
+	return fmt.Sprintf("node %q", n.Name)
+}
+
+func (d *decoder) validateCluster(t *Topology) {
+	c := t.Cluster
+	if c == nil {
+		return
+	}
+	cp := []string{"cluster"}
+	if len(c.Peers) == 0 {
+		d.errorf(cp, "cluster: peers is empty")
+	}
+	seen := map[string]bool{}
+	for i, p := range c.Peers {
+		pp := sub(cp, "peers", idx(i))
+		if seen[p] {
+			d.errorf(pp, "cluster: duplicate peer %q", p)
+			continue
+		}
+		seen[p] = true
+		if _, ok := t.Node(p); ok {
+			continue
+		}
+		if err := checkListen(p); err != nil || strings.HasPrefix(p, ":") {
+			d.errorf(pp, "cluster: unknown node %q in peers: name a node of this file or give host:port", p)
+		}
+	}
+	if c.FetchTimeout < 0 || (c.FetchTimeout == 0 && definedZero(d, sub(cp, "fetch_timeout"))) {
+		d.errorf(sub(cp, "fetch_timeout"), "cluster: fetch_timeout must be positive")
+	}
+	if c.StaleTimeout == 0 && definedZero(d, sub(cp, "stale_timeout")) {
+		d.errorf(sub(cp, "stale_timeout"), "cluster: stale_timeout must be positive")
+	}
+}
+
+// definedZero reports whether the key at path was written in the file (so a
+// zero value there is the user's and not an absent key).
+func definedZero(d *decoder, path []string) bool {
+	k := joinPath(path)
+	_, ok := d.pos[k]
+	return ok && !d.bad[k]
+}
+
+func (d *decoder) validatePlugins(t *Topology) {
+	for _, p := range []struct{ key, v string }{
+		{"udp", t.Plugins.UDP}, {"m4f", t.Plugins.M4F}, {"dvrstore", t.Plugins.DVRStore}, {"balancer", t.Plugins.Balancer},
+	} {
+		if p.v == "" || p.v == Builtin {
+			if p.v == "" && definedZero(d, []string{"plugins", p.key}) {
+				d.errorf([]string{"plugins", p.key}, "plugins.%s: empty; want \"builtin\" or the path of an executable", p.key)
+			}
+			continue
+		}
+		path := t.ResolvePath(p.v)
+		fi, err := os.Stat(path)
+		switch {
+		case err != nil:
+			d.errorf([]string{"plugins", p.key}, "plugins.%s: %q is neither \"builtin\" nor an existing executable", p.key, p.v)
+		case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
+			d.errorf([]string{"plugins", p.key}, "plugins.%s: %q is not an executable file", p.key, p.v)
+		}
+	}
+}
+
+func (d *decoder) validateStreams(t *Topology, n *Node, np []string) {
+	label := nodeLabel(n)
+	seen := map[string]int{}
+	for j, s := range n.Streams {
+		sp := sub(np, "stream", idx(j))
+		sl := label + " stream"
+		switch {
+		case s.Name == "":
+			d.errorf(sp, "%s: missing name", sl)
+		case sdk.CheckStreamName(s.Name) != nil:
+			d.errorf(sub(sp, "name"), "%s: %v", sl, sdk.CheckStreamName(s.Name))
+		default:
+			sl = fmt.Sprintf("%s stream %q", label, s.Name)
+			if line, dup := seen[s.Name]; dup {
+				d.errorf(sub(sp, "name"), "%s: duplicate stream name (first at line %d)", sl, line)
+			} else {
+				seen[s.Name] = d.pos.line(sub(sp, "name"))
+			}
+		}
+		for k, raw := range s.Inputs {
+			ip := sub(sp, "inputs", idx(k))
+			in, err := ParseInput(raw)
+			if err != nil {
+				d.errorf(ip, "%s: %v", sl, err)
+				continue
+			}
+			d.checkM4FTarget(t, in, ip, sl)
+		}
+		if len(s.Inputs) == 0 && s.Name != "" && !hasSourceFor(n, s.Name) {
+			d.errorf(sp, "%s: no inputs and no [[node.source]] restreams it", sl)
+		}
+		if definedZero(d, sub(sp, "source_timeout")) && s.SourceTimeout == 0 {
+			d.errorf(sub(sp, "source_timeout"), "%s: source_timeout must be positive", sl)
+		}
+		if definedZero(d, sub(sp, "segment_duration")) {
+			if sd := s.SegmentDuration.D(); sd < MinSegmentDuration || sd > MaxSegmentDuration {
+				d.errorf(sub(sp, "segment_duration"), "%s: segment_duration %s is outside 1s..15s", sl, sd)
+			}
+		}
+		d.validateDVR(s.DVR, sub(sp, "dvr"), sl)
+		d.validateCache(s.Cache, sub(sp, "cache"), sl)
+		if s.ClusterIngest != nil {
+			ip := sub(sp, "cluster_ingest")
+			switch {
+			case t.Cluster == nil:
+				d.errorf(ip, "%s: cluster_ingest needs a [cluster] section", sl)
+			case s.ClusterIngest.CaptureAt != "" && !contains(t.Cluster.Peers, s.ClusterIngest.CaptureAt):
+				d.errorf(sub(ip, "capture_at"), "%s: capture_at %q is not one of the [cluster] peers", sl, s.ClusterIngest.CaptureAt)
+			}
+		}
+	}
+}
+
+func hasSourceFor(n *Node, stream string) bool {
+	for _, src := range n.Sources {
+		if src.Admits(stream) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkM4FTarget reports an m4f URL without a port whose host names no node
+// of the file.
+func (d *decoder) checkM4FTarget(t *Topology, in Input, path []string, label string) {
+	if in.Scheme != SchemeM4F || in.Port != 0 {
+		return
+	}
+	if _, ok := t.Node(in.Host); !ok {
+		d.errorf(path, "%s: unknown node %q in %s: name a node of this file or give host:port", label, in.Host, in.Raw)
+	}
+}
+
+func (d *decoder) validateSources(t *Topology, n *Node, np []string) {
+	label := nodeLabel(n)
+	for j, src := range n.Sources {
+		sp := sub(np, "source", idx(j))
+		sl := label + " source"
+		if src.URL == "" {
+			d.errorf(sp, "%s: missing url", sl)
+		} else if in, err := ParseSourceURL(src.URL); err != nil {
+			d.errorf(sub(sp, "url"), "%s: %v", sl, err)
+		} else {
+			d.checkM4FTarget(t, in, sub(sp, "url"), sl)
+		}
+		if len(src.Only) > 0 && len(src.Except) > 0 {
+			d.errorf(sub(sp, "except"), "%s: only and except exclude each other; set one", sl)
+		}
+		for _, list := range []struct {
+			key   string
+			names []string
+		}{{"only", src.Only}, {"except", src.Except}} {
+			for k, name := range list.names {
+				if err := sdk.CheckStreamName(name); err != nil {
+					d.errorf(sub(sp, list.key, idx(k)), "%s: %s: %v", sl, list.key, err)
+				}
+			}
+		}
+		if src.RemoteDVR != "" && !validRemoteDVR(src.RemoteDVR) {
+			d.errorf(sub(sp, "remote_dvr"), "%s: bad remote_dvr %q; want chain, nochain or none", sl, src.RemoteDVR)
+		}
+		d.validateDVR(src.DVR, sub(sp, "dvr"), sl)
+		d.validateCache(src.Cache, sub(sp, "cache"), sl)
+	}
+}
+
+func (d *decoder) validateDVR(v *DVR, path []string, label string) {
+	if v == nil {
+		return
+	}
+	if v.Root == "" {
+		d.errorf(path, "%s: dvr: missing root", label)
+	}
+	if v.ReplicationPort < 0 || v.ReplicationPort > 65535 {
+		d.errorf(sub(path, "replication_port"), "%s: dvr: replication_port %d is not 1 to 65535", label, v.ReplicationPort)
+	}
+}
+
+func (d *decoder) validateCache(c *Cache, path []string, label string) {
+	if c == nil {
+		return
+	}
+	if c.Root == "" {
+		d.errorf(path, "%s: cache: missing root", label)
+	}
+	if c.Misses < 0 {
+		d.errorf(sub(path, "misses"), "%s: cache: misses %d is negative", label, c.Misses)
+	}
+}
+
+// setDefaults fills what the file leaves out, as the fields' comments say,
+// and makes relative roots and plugin paths absolute. It runs on valid
+// topologies only.
+func (t *Topology) setDefaults() {
+	if t.Cluster != nil {
+		setDuration(&t.Cluster.FetchTimeout, DefaultFetchTimeout)
+		setDuration(&t.Cluster.StaleTimeout, DefaultStaleTimeout)
+	}
+	for _, p := range []*string{&t.Plugins.UDP, &t.Plugins.M4F, &t.Plugins.DVRStore, &t.Plugins.Balancer} {
+		if *p == "" {
+			*p = Builtin
+		} else if *p != Builtin {
+			*p = t.absPath(*p)
+		}
+	}
+	for _, n := range t.Nodes {
+		if n.PublicURL == "" {
+			n.PublicURL = "http://" + n.Listen
+		}
+		for _, s := range n.Streams {
+			setDuration(&s.SourceTimeout, DefaultSourceTimeout)
+			setDuration(&s.SegmentDuration, DefaultSegmentDuration)
+			t.archiveDefaults(s.DVR, s.Cache)
+		}
+		for _, src := range n.Sources {
+			if src.RemoteDVR == "" {
+				src.RemoteDVR = DefaultRemoteDVR
+			}
+			t.archiveDefaults(src.DVR, src.Cache)
+		}
+	}
+}
+
+func (t *Topology) archiveDefaults(v *DVR, c *Cache) {
+	if v != nil {
+		v.Root = t.absPath(v.Root)
+	}
+	if c != nil {
+		c.Root = t.absPath(c.Root)
+		if c.Misses == 0 {
+			c.Misses = DefaultCacheMisses
+		}
+	}
+}
+
+// absPath is ResolvePath made absolute when it can be.
+func (t *Topology) absPath(p string) string {
+	p = t.ResolvePath(p)
+	if abs, err := filepath.Abs(p); err == nil && p != "" {
+		return abs
+	}
+	return p
+}
+
+func setDuration(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}

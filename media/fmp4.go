@@ -1,0 +1,145 @@
+package media
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/Eyevinn/mp4ff/aac"
+	"github.com/Eyevinn/mp4ff/avc"
+	"github.com/Eyevinn/mp4ff/hevc"
+	"github.com/Eyevinn/mp4ff/mp4"
+)
+
+// videoTimescale is the timescale of video tracks: the MPEG-TS 90 kHz clock.
+const videoTimescale = 90000
+
+// buildInit makes the init segment (ftyp+moov) for a video track (vp, may
+// be nil) and an AAC track (ap, may be nil). The video track, when present,
+// is track 1 and the audio track follows.
+func buildInit(vp *videoParams, ap *audioParams) (Init, error) {
+	if vp == nil && ap == nil {
+		return Init{}, fmt.Errorf("build init: no track")
+	}
+	init := mp4.CreateEmptyInit()
+	var codecs []string
+	out := Init{}
+	if vp != nil {
+		if len(vp.sps) == 0 || len(vp.pps) == 0 {
+			return Init{}, fmt.Errorf("build init: video without sps/pps")
+		}
+		trak := init.AddEmptyTrack(videoTimescale, "video", "und")
+		switch vp.codec {
+		case codecH264:
+			sps, err := avc.ParseSPSNALUnit(vp.sps[0], false)
+			if err != nil {
+				return Init{}, fmt.Errorf("build init: parse h264 sps: %w", err)
+			}
+			if err := trak.SetAVCDescriptor("avc1", vp.sps, vp.pps, true); err != nil {
+				return Init{}, fmt.Errorf("build init: avc1: %w", err)
+			}
+			out.Width, out.Height = int(sps.Width), int(sps.Height)
+			codecs = append(codecs, strings.ToLower(avc.CodecString("avc1", sps)))
+		case codecH265:
+			if len(vp.vps) == 0 {
+				return Init{}, fmt.Errorf("build init: h265 without vps")
+			}
+			sps, err := hevc.ParseSPSNALUnit(vp.sps[0])
+			if err != nil {
+				return Init{}, fmt.Errorf("build init: parse h265 sps: %w", err)
+			}
+			if err := trak.SetHEVCDescriptor("hvc1", vp.vps, vp.sps, vp.pps, nil, true); err != nil {
+				return Init{}, fmt.Errorf("build init: hvc1: %w", err)
+			}
+			w, h := sps.ImageSize()
+			out.Width, out.Height = int(w), int(h)
+			codecs = append(codecs, hevc.CodecString("hvc1", sps))
+		default:
+			return Init{}, fmt.Errorf("build init: unknown video codec %d", vp.codec)
+		}
+	}
+	if ap != nil {
+		trak := init.AddEmptyTrack(uint32(ap.rate), "audio", "und")
+		asc := &aac.AudioSpecificConfig{
+			ObjectType:           ap.objectType,
+			ChannelConfiguration: ap.channels,
+			SamplingFrequency:    ap.rate,
+		}
+		var buf bytes.Buffer
+		if err := asc.Encode(&buf); err != nil {
+			return Init{}, fmt.Errorf("build init: aac config: %w", err)
+		}
+		mp4a := mp4.CreateAudioSampleEntryBox("mp4a", uint16(ap.channels), 16, uint16(ap.rate), mp4.CreateEsdsBox(buf.Bytes()))
+		trak.Mdia.Minf.Stbl.Stsd.AddChild(mp4a)
+		codecs = append(codecs, fmt.Sprintf("mp4a.40.%d", ap.objectType))
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(init.Size()))
+	if err := init.Encode(&buf); err != nil {
+		return Init{}, fmt.Errorf("build init: encode: %w", err)
+	}
+	out.Data = buf.Bytes()
+	out.Hash = InitHash(out.Data)
+	out.Codecs = strings.Join(codecs, ",")
+	return out, nil
+}
+
+// encodeFragment writes one moof+mdat holding the video samples (vdata,
+// track 1 when present) and then the audio samples (adata) of a segment.
+// vTrack/aTrack are 0 when that track has no samples.
+func encodeFragment(seq uint32, vTrack uint32, vTfdt uint64, vs []mp4.Sample, vdata []byte,
+	aTrack uint32, aTfdt uint64, as []mp4.Sample, adata []byte) ([]byte, error) {
+	var ids []uint32
+	if vTrack != 0 && len(vs) > 0 {
+		ids = append(ids, vTrack)
+	}
+	if aTrack != 0 && len(as) > 0 {
+		ids = append(ids, aTrack)
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("encode fragment: no samples")
+	}
+	frag, err := mp4.CreateMultiTrackFragment(seq, ids)
+	if err != nil {
+		return nil, fmt.Errorf("encode fragment: %w", err)
+	}
+	add := func(track uint32, tfdt uint64, ss []mp4.Sample) error {
+		if track == 0 || len(ss) == 0 {
+			return nil
+		}
+		for i := range ss {
+			if err := frag.AddSampleToTrack(ss[i], track, tfdt); err != nil {
+				return fmt.Errorf("encode fragment: %w", err)
+			}
+		}
+		return nil
+	}
+	if err := add(vTrack, vTfdt, vs); err != nil {
+		return nil, err
+	}
+	if err := add(aTrack, aTfdt, as); err != nil {
+		return nil, err
+	}
+	for _, traf := range frag.Moof.Trafs {
+		traf.Tfdt.Version = 1 // always 64-bit: UTC-based decode times
+	}
+	frag.SetTrunDataOffsets()
+	var dataLen int
+	if len(vs) > 0 {
+		dataLen += len(vdata)
+	}
+	if len(as) > 0 {
+		dataLen += len(adata)
+	}
+	out := bytes.NewBuffer(make([]byte, 0, int(frag.Moof.Size())+16+dataLen))
+	if err := frag.Encode(out); err != nil {
+		return nil, fmt.Errorf("encode fragment: %w", err)
+	}
+	if len(vs) > 0 {
+		out.Write(vdata)
+	}
+	if len(as) > 0 {
+		out.Write(adata)
+	}
+	return out.Bytes(), nil
+}

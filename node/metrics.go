@@ -1,0 +1,68 @@
+package node
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgedvr/edge/media"
+)
+
+// Metrics are the node's counters, registered under the "edge" namespace.
+type Metrics struct {
+	SegmentsIn      *prometheus.CounterVec
+	SegmentsWritten *prometheus.CounterVec
+	BytesWritten    *prometheus.CounterVec
+	RecordErrors    *prometheus.CounterVec
+	RecordDropped   *prometheus.CounterVec
+	CaptureErrors   *prometheus.CounterVec
+	InputSwitches   *prometheus.CounterVec
+	IngestErrors    *prometheus.CounterVec
+	PluginRestarts  *prometheus.CounterVec
+
+	mu   sync.Mutex
+	seen map[string]media.Stats // last stats per stream+input, to count deltas
+}
+
+// NewMetrics creates the node's metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	counter := func(sub, name, help string, labels ...string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "edge", Subsystem: sub, Name: name, Help: help}, labels)
+		reg.MustRegister(c)
+		return c
+	}
+	return &Metrics{
+		SegmentsIn:      counter("ingest", "segments_total", "Segments accepted from the active input.", "stream"),
+		SegmentsWritten: counter("dvr", "segments_written_total", "Segments written to the archive.", "stream"),
+		BytesWritten:    counter("dvr", "bytes_written_total", "Segment bytes written to the archive.", "stream"),
+		RecordErrors:    counter("dvr", "write_errors_total", "Failed archive writes (retried).", "stream"),
+		RecordDropped:   counter("dvr", "dropped_segments_total", "Segments dropped because the archive write queue overflowed.", "stream"),
+		CaptureErrors:   counter("ingest", "capture_errors_total", "Capture calls that failed and were retried.", "stream"),
+		InputSwitches:   counter("ingest", "input_switches_total", "Switches of the active input.", "stream"),
+		IngestErrors:    counter("ingest", "errors_total", "Bad input seen by the ingest plugins, by kind.", "stream", "kind"),
+		PluginRestarts:  counter("plugin", "restarts_total", "Plugin processes restarted after they died.", "plugin"),
+		seen:            make(map[string]media.Stats),
+	}
+}
+
+// observeStats turns a plugin's cumulative counters into metric increments.
+func (m *Metrics) observeStats(stream, input string, st media.Stats) {
+	key := stream + "\x00" + input
+	m.mu.Lock()
+	prev, ok := m.seen[key]
+	m.seen[key] = st
+	m.mu.Unlock()
+	if !ok || st.Packets < prev.Packets {
+		// A new Capture call (plugin restart): counters started again.
+		prev = media.Stats{}
+	}
+	add := func(kind string, now, before uint64) {
+		if now > before {
+			m.IngestErrors.WithLabelValues(stream, kind).Add(float64(now - before))
+		}
+	}
+	add("garbage_bytes", st.GarbageBytes, prev.GarbageBytes)
+	add("cc_errors", st.CCErrors, prev.CCErrors)
+	add("unsupported", st.Unsupported, prev.Unsupported)
+	add("discontinuities", st.Discontinuities, prev.Discontinuities)
+}

@@ -1,0 +1,148 @@
+package dvrstore
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edgedvr/edge/media"
+	"github.com/edgedvr/edge/sdk"
+)
+
+// crashRootEnv makes the test binary run crashWriter instead of the tests.
+const crashRootEnv = "DVRSTORE_CRASH_ROOT"
+
+func TestMain(m *testing.M) {
+	if root := os.Getenv(crashRootEnv); root != "" {
+		crashWriter(root)
+		return
+	}
+	code := m.Run()
+	cleanupBenchArchive()
+	os.Exit(code)
+}
+
+// crashWriter opens the stream at root and writes segments (fsync and all)
+// until it is killed, printing the start of each acknowledged segment.
+func crashWriter(root string) {
+	s := New(nil)
+	if err := s.OpenStream(ctx, sdk.StreamConfig{Stream: "cam1", Root: root}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	init := media.Init{Data: []byte("init")}
+	init.Hash = media.InitHash(init.Data)
+	if err := s.WriteInit(ctx, "cam1", init); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	start := t0
+	if segs, _ := s.Segments(ctx, "cam1", 0, maxStart); len(segs) > 0 {
+		start = segs[len(segs)-1].End()
+	}
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	out := bufio.NewWriter(os.Stdout)
+	for {
+		dur := 1000 + r.Int64N(5000)
+		data := make([]byte, 1000+r.IntN(400_000))
+		for i := range data {
+			data[i] = byte(r.Uint32())
+		}
+		if _, err := s.WriteSegment(ctx, "cam1", media.Segment{Start: start, Duration: dur, InitHash: init.Hash, Data: data}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Fprintln(out, start)
+		out.Flush()
+		// Jump often enough that the writer crosses hours.
+		start += dur + r.Int64N(2)*r.Int64N(20*60000)
+	}
+}
+
+// TestCrashSafety kills a writing process with SIGKILL at random moments,
+// then checks after each kill that a reopened store lists every
+// acknowledged segment, that every listed segment's file matches its size
+// and checksum, and that no temp file or unindexed segment is left.
+func TestCrashSafety(t *testing.T) {
+	root := t.TempDir()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	acked := map[int64]bool{}
+	for round := range 6 {
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), crashRootEnv+"="+root)
+		cmd.Stderr = os.Stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stdout)
+		want := 1 + r.IntN(15)
+		for n := 0; n < want && sc.Scan(); n++ {
+			start, err := strconv.ParseInt(sc.Text(), 10, 64)
+			if err != nil {
+				t.Fatalf("round %d: helper said %q", round, sc.Text())
+			}
+			acked[start] = true
+		}
+		// Land the kill at a random point of the next write.
+		time.Sleep(time.Duration(r.IntN(4000)) * time.Microsecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		for sc.Scan() {
+			if start, err := strconv.ParseInt(sc.Text(), 10, 64); err == nil {
+				acked[start] = true
+			}
+		}
+		if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+			t.Fatalf("round %d: helper ended with %v, want killed", round, err)
+		}
+
+		s := New(nil)
+		if err := s.OpenStream(ctx, sdk.StreamConfig{Stream: "cam1", Root: root}); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		segs := allSegments(t, s, "cam1")
+		listed := map[int64]bool{}
+		for _, sg := range segs {
+			listed[sg.Start] = true
+		}
+		for start := range acked {
+			if !listed[start] {
+				t.Fatalf("round %d: acknowledged segment %d is not listed", round, start)
+			}
+		}
+		checkSegments(t, s, "cam1", segs)
+		if names, _ := readDirNames(filepath.Join(root, "cam1", tmpDirName)); len(names) != 0 {
+			t.Fatalf("round %d: temp files left: %v", round, names)
+		}
+		// Every segment file on disk is listed: nothing torn or orphaned.
+		files := 0
+		filepath.WalkDir(filepath.Join(root, "cam1"), func(p string, d os.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(p, segmentExt) {
+				files++
+			}
+			return nil
+		})
+		if files != len(segs) {
+			t.Fatalf("round %d: %d segment files on disk, %d listed", round, files, len(segs))
+		}
+		t.Logf("round %d: %d segments, %d acknowledged", round, len(segs), len(acked))
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

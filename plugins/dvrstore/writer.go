@@ -1,0 +1,237 @@
+package dvrstore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+
+	"github.com/edgedvr/edge/media"
+	"github.com/edgedvr/edge/sdk"
+)
+
+// initMeta is what an init's sidecar file keeps besides its bytes.
+type initMeta struct {
+	Codecs string `json:"codecs,omitempty"`
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
+}
+
+// writeSegment stores one segment: temp file in .tmp, fsync, rename into the
+// hour directory, fsync the directory, then append the index line. A crash
+// at any point leaves the segment wholly visible or absent (OpenStream
+// reconciles the index with the files).
+func (st *stream) writeSegment(seg media.Segment) (sdk.SegmentInfo, error) {
+	fail := func(format string, args ...any) (sdk.SegmentInfo, error) {
+		return sdk.SegmentInfo{}, fmt.Errorf("dvrstore: write segment %d of stream %q: "+format, append([]any{seg.Start, st.name}, args...)...)
+	}
+	switch {
+	case seg.Start < 0 || seg.Start > maxStart:
+		return fail("start out of range")
+	case seg.Duration < 1 || seg.Duration > maxSegmentDuration:
+		return fail("duration %d ms is not between 1 ms and 1 h", seg.Duration)
+	case !validHash(seg.InitHash):
+		return fail("init hash %q is not 1 to 64 lowercase hex digits", seg.InitHash)
+	case len(seg.Data) == 0:
+		return fail("no data")
+	}
+	st.writeMu.Lock()
+	defer st.writeMu.Unlock()
+	if st.closed {
+		return fail("stream is closed")
+	}
+	// Only the writer changes lastEnd, and it holds writeMu.
+	if st.hasLast && seg.Start < st.lastEnd {
+		return fail("starts before the end of the previous segment (%d ms)", st.lastEnd)
+	}
+	key := hourOf(seg.Start)
+	st.mu.RLock()
+	var last *hourState
+	if n := len(st.hours); n > 0 {
+		last = st.hours[n-1]
+	}
+	st.mu.RUnlock()
+	if last != nil && last.key == key {
+		if err := st.pin(last); err != nil {
+			return fail("%v", err)
+		}
+	}
+
+	dir, err := st.makeHourDir(key)
+	if err != nil {
+		return fail("%v", err)
+	}
+	path := filepath.Join(dir, segmentName(seg.Start, seg.Duration, seg.InitHash))
+	if err := writeFileAtomic(st.tmpDir, path, seg.Data, !st.noSync); err != nil {
+		return fail("%v", err)
+	}
+	e := segEntry{start: seg.Start, dur: seg.Duration, size: int64(len(seg.Data)), hash: seg.InitHash, sum: crc32.Checksum(seg.Data, castagnoli)}
+	lineLen, err := st.appendIndex(key, e)
+	if err != nil {
+		// Undo: a file the index does not know would come back at the next open.
+		os.Remove(path)
+		return fail("append index: %v", err)
+	}
+
+	var prev *hourState
+	var prevSum hourSummary
+	st.mu.Lock()
+	if last != nil && last.key == key {
+		last.sum.count++
+		last.sum.bytes += e.size
+		last.sum.indexSize += int64(lineLen)
+		last.sum.spans = addSpan(last.sum.spans, st.tol, span{e.start, e.end(), e.dur})
+		st.cacheMu.Lock()
+		last.segs = append(last.segs, e)
+		st.cacheMu.Unlock()
+	} else {
+		h := &hourState{key: key, sum: summarize([]segEntry{e}, st.tol, int64(lineLen)), segs: []segEntry{e}, pinned: true}
+		if last != nil {
+			prev, prevSum = last, last.sum
+			prevSum.spans = append([]span(nil), last.sum.spans...)
+		}
+		st.hours = append(st.hours, h)
+	}
+	st.total += e.size
+	st.hasLast, st.lastEnd = true, e.end()
+	st.mu.Unlock()
+
+	if prev != nil {
+		st.unpin(prev)
+		st.saveSummary(prev.key, prevSum)
+	}
+	return st.info(e), nil
+}
+
+// appendIndex appends e's line to the index of its hour and returns the
+// line's length. The index of the previous hour is synced when the writer
+// moves on, so only the newest hours can miss lines after a power cut.
+func (st *stream) appendIndex(key int64, e segEntry) (int, error) {
+	if st.idx == nil || st.idxHour != key {
+		if st.idx != nil {
+			st.idx.Sync()
+			st.idx.Close()
+			st.idx = nil
+		}
+		f, err := os.OpenFile(filepath.Join(hourDir(st.dir, key), indexName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return 0, err
+		}
+		st.idx, st.idxHour = f, key
+	}
+	line := appendIndexLine(make([]byte, 0, 64), e)
+	if _, err := st.idx.Write(line); err != nil {
+		st.idx.Close()
+		st.idx = nil
+		return 0, err
+	}
+	return len(line), nil
+}
+
+// closeIndex closes the open index, if any (writer or cleaner, under writeMu).
+func (st *stream) closeIndex() {
+	if st.idx != nil {
+		st.idx.Close()
+		st.idx = nil
+		st.idxHour = -1
+	}
+}
+
+// makeHourDir creates the directories of an hour, syncing each parent that
+// gained an entry.
+func (st *stream) makeHourDir(key int64) (string, error) {
+	dir := hourDir(st.dir, key)
+	if st.madeHour == key {
+		return dir, nil
+	}
+	parent := st.dir
+	for _, name := range hourParts(key) {
+		d := filepath.Join(parent, name)
+		if err := os.Mkdir(d, 0o755); err == nil {
+			if st.noSync {
+				// Tests only.
+			} else if err := syncDir(parent); err != nil {
+				return "", err
+			}
+		} else if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("make hour directory: %w", err)
+		}
+		parent = d
+	}
+	st.madeHour = key
+	return dir, nil
+}
+
+// writeInit stores an init segment and its metadata under init/, named by
+// its hash; an init that is already there is left alone.
+func (st *stream) writeInit(init media.Init) error {
+	if !validHash(init.Hash) {
+		return fmt.Errorf("dvrstore: write init of stream %q: hash %q is not 1 to 64 lowercase hex digits", st.name, init.Hash)
+	}
+	if len(init.Data) == 0 {
+		return fmt.Errorf("dvrstore: write init %s of stream %q: no data", init.Hash, st.name)
+	}
+	if h := media.InitHash(init.Data); h != init.Hash {
+		return fmt.Errorf("dvrstore: write init %s of stream %q: data hashes to %s", init.Hash, st.name, h)
+	}
+	path := filepath.Join(st.dir, initDirName, init.Hash+initExt)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	meta, err := json.Marshal(initMeta{Codecs: init.Codecs, Width: init.Width, Height: init.Height})
+	if err != nil {
+		return fmt.Errorf("dvrstore: write init %s of stream %q: %w", init.Hash, st.name, err)
+	}
+	// Metadata first: the init file's presence means both are there.
+	if err := writeFileAtomic(st.tmpDir, filepath.Join(st.dir, initDirName, init.Hash+initMetaExt), meta, true); err != nil {
+		return fmt.Errorf("dvrstore: write init %s of stream %q: %w", init.Hash, st.name, err)
+	}
+	if err := writeFileAtomic(st.tmpDir, path, init.Data, true); err != nil {
+		return fmt.Errorf("dvrstore: write init %s of stream %q: %w", init.Hash, st.name, err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to a temp file in tmpDir and renames it to
+// path. With durable set it fsyncs the file before the rename and path's
+// directory after it.
+func writeFileAtomic(tmpDir, path string, data []byte, durable bool) error {
+	f, err := os.CreateTemp(tmpDir, "w-*")
+	if err != nil {
+		return fmt.Errorf("create temp file: %w", err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil && durable {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if durable {
+		return syncDir(filepath.Dir(path))
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}

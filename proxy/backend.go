@@ -1,0 +1,91 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/edgedvr/edge/cache"
+	"github.com/edgedvr/edge/media"
+	"github.com/edgedvr/edge/sdk"
+)
+
+// Backend is what the server needs from the node: the streams it can serve.
+// The node implements it; every method must be safe for concurrent use and
+// fast (it is called on every request).
+type Backend interface {
+	// Stream returns the stream of that name, false when this node does not
+	// serve it.
+	Stream(name string) (Stream, bool)
+	// StreamNames lists the streams this node serves, for /api/v1/streams.
+	StreamNames() []string
+}
+
+// Redirector is an optional interface of a Backend: for a stream this node
+// does not serve, it names a live peer that does. The server then answers
+// 302 to baseURL followed by the request's path and query.
+type Redirector interface {
+	// Redirect returns the base URL (scheme://host:port, no trailing slash)
+	// of a peer that serves name, false when there is none.
+	Redirect(name string) (baseURL string, ok bool)
+}
+
+// Stream is one stream as the node holds it.
+type Stream interface {
+	// Name is the stream's name.
+	Name() string
+	// Live returns the stream's live window, nil when the stream is not live
+	// on this node.
+	Live() *cache.Live
+	// Archive returns the stream's archive (local store, cache and sources
+	// merged by the node), nil when no archive is reachable.
+	Archive() Archive
+	// Status reports inputs and activity for /api/v1/streams.
+	Status() StreamStatus
+}
+
+// Archive is the archive of one stream: sdk.Store bound to one stream
+// name. Every method is given a context with a deadline (Config.ArchiveTimeout).
+// Errors: sdk.ErrNotFound (wrapped or not) answers 404; ErrUnavailable or
+// context.DeadlineExceeded answers 503; anything else answers 500.
+type Archive interface {
+	// Ranges returns the recorded stretches that overlap [from, to) (UTC
+	// ms), in order.
+	Ranges(ctx context.Context, from, to int64) ([]sdk.Range, error)
+	// Segments lists the segments whose start is in [from, to) (UTC ms), in
+	// order of start.
+	Segments(ctx context.Context, from, to int64) ([]sdk.SegmentInfo, error)
+	// ReadInit returns the init segment with that hash, or sdk.ErrNotFound.
+	ReadInit(ctx context.Context, hash string) (media.Init, error)
+	// ReadSegment returns the bytes of the segment that starts at start, or
+	// sdk.ErrNotFound. It is called only for segments whose SegmentInfo.Path
+	// is empty (or whose file could not be opened).
+	ReadSegment(ctx context.Context, start int64) ([]byte, error)
+}
+
+// ErrUnavailable is what an Archive returns (wrapped or not) when the
+// archive cannot answer for now (a plugin restarting, a source down); the
+// server answers 503.
+var ErrUnavailable = errors.New("archive unavailable")
+
+// StreamStatus is the state of a stream's capture, as the node sees it.
+type StreamStatus struct {
+	// Inputs in priority order.
+	Inputs []InputStatus
+	// ActiveInput is the URL of the input in use, "" when none.
+	ActiveInput string
+	// Bitrate in bits per second over the last few segments, 0 when unknown.
+	Bitrate int64
+	// LastFrame is when the last frame arrived; zero when none ever did.
+	LastFrame time.Time
+}
+
+// InputStatus is the state of one input of a stream.
+type InputStatus struct {
+	// URL of the input, as configured.
+	URL string `json:"url"`
+	// State is "active", "standby" or "failed".
+	State string `json:"state"`
+	// Error is the last error of the input, "" when none.
+	Error string `json:"error,omitempty"`
+}

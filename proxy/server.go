@@ -1,0 +1,265 @@
+// Package proxy is the fasthttp viewer front: routing, HLS playlists, segments, MP4 export, the JSON API and /metrics.
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/edgedvr/edge/cache"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Backend gives the streams. Required.
+	Backend Backend
+	// Memory is the memory segment cache shared by the node. By default,
+	// nil: segments read through Archive.ReadSegment are not cached. When
+	// set, the server registers its collector on Registry.
+	Memory *cache.Memory
+	// Registry receives the server's metrics and is what /metrics serves,
+	// with whatever collectors the node registered on it. By default, a new
+	// registry.
+	Registry *prometheus.Registry
+	// Logger for request errors. By default, slog.Default().
+	Logger *slog.Logger
+	// Node is this node's name, added to log lines.
+	Node string
+	// LiveSegments is how many segments the live playlist (index.m3u8)
+	// lists. By default, 6.
+	LiveSegments int
+	// ArchiveTimeout bounds each request's archive calls. By default, 5s.
+	ArchiveTimeout time.Duration
+	// ReadTimeout bounds reading a request. By default, 10s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a response; an MP4 export pushes it
+	// forward for each segment it writes. By default, 30s.
+	WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle this long. By default, 60s.
+	IdleTimeout time.Duration
+	// Now returns the wall clock. By default, time.Now.
+	Now func() time.Time
+}
+
+// Server serves viewers over HTTP.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	srv     *fasthttp.Server
+	metrics *metrics
+	promh   fasthttp.RequestHandler
+	inits   *lru.Cache[string, []byte] // stream + "/" + hash -> init bytes read from archives
+
+	base   context.Context
+	cancel context.CancelFunc
+}
+
+// New returns a Server with cfg's defaults filled in.
+func New(cfg Config) *Server {
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.LiveSegments <= 0 {
+		cfg.LiveSegments = 6
+	}
+	if cfg.ArchiveTimeout <= 0 {
+		cfg.ArchiveTimeout = 5 * time.Second
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 10 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 30 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.Node)}
+	s.base, s.cancel = context.WithCancel(context.Background())
+	s.inits, _ = lru.New[string, []byte](1024)
+	s.metrics = newMetrics(cfg.Registry)
+	if cfg.Memory != nil {
+		cfg.Registry.MustRegister(cfg.Memory.Collector())
+	}
+	s.promh = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	s.srv = &fasthttp.Server{
+		Handler:                       s.handle,
+		Name:                          "edge",
+		ReadTimeout:                   cfg.ReadTimeout,
+		WriteTimeout:                  cfg.WriteTimeout,
+		IdleTimeout:                   cfg.IdleTimeout,
+		MaxRequestBodySize:            4 << 10, // viewers send no bodies
+		DisablePreParseMultipartForm:  true,
+		ReduceMemoryUsage:             false,
+		NoDefaultContentType:          true,
+		TCPKeepalive:                  true,
+		CloseOnShutdown:               true,
+		DisableHeaderNamesNormalizing: false,
+		Logger:                        fasthttpLogger{s.log},
+	}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown. It returns nil after
+// Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.srv.Serve(ln)
+	if s.base.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections, cancels the archive calls of
+// requests in flight and waits for them to finish, or for ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.cancel()
+	return s.srv.ShutdownWithContext(ctx)
+}
+
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug("fasthttp", "msg", format, "args", args)
+}
+
+// handle is the one fasthttp handler: it routes, runs the handler, and
+// turns its error into an answer.
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	began := time.Now()
+	h := &ctx.Response.Header
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Content-Disposition, X-Edge-Export-Truncated")
+	rt, err := s.dispatch(ctx)
+	if err != nil {
+		s.writeError(ctx, rt, err)
+	}
+	size := 0
+	if !ctx.IsHead() {
+		if ctx.Response.IsBodyStream() {
+			size = max(0, ctx.Response.Header.ContentLength())
+		} else {
+			size = len(ctx.Response.Body())
+		}
+	}
+	s.metrics.observe(rt, ctx.Response.StatusCode(), size, time.Since(began))
+}
+
+func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (route, error) {
+	switch {
+	case ctx.IsGet(), ctx.IsHead():
+	case ctx.IsOptions():
+		h := &ctx.Response.Header
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Range, If-None-Match, If-Modified-Since")
+		h.Set("Access-Control-Max-Age", "86400")
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return routeOptions, nil
+	default:
+		ctx.Response.Header.Set("Allow", "GET, HEAD, OPTIONS")
+		return routeNone, &httpError{status: fasthttp.StatusMethodNotAllowed, msg: "method not allowed"}
+	}
+	path := b2s(ctx.Request.Header.RequestURI())
+	if i := indexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	req, err := parsePath(path, s.cfg.Now().UnixMilli())
+	if err != nil {
+		return req.route, err
+	}
+	switch req.route {
+	case routeMetrics:
+		s.promh(ctx)
+		return req.route, nil
+	case routeAPIStreams:
+		return req.route, s.serveAPIStreams(ctx)
+	case routeAPIStream:
+		return req.route, s.serveAPIStream(ctx, req.name)
+	}
+	st, ok := s.cfg.Backend.Stream(req.name)
+	if !ok {
+		if r, ok := s.cfg.Backend.(Redirector); ok {
+			if base, ok := r.Redirect(req.name); ok {
+				ctx.Response.Header.Set("Location", base+b2s(ctx.Request.Header.RequestURI()))
+				ctx.SetStatusCode(fasthttp.StatusFound)
+				return req.route, nil
+			}
+		}
+		return req.route, notFound("unknown stream " + req.name)
+	}
+	actx, cancel := context.WithTimeout(s.base, s.cfg.ArchiveTimeout)
+	defer cancel()
+	switch req.route {
+	case routeLive:
+		return req.route, s.serveLive(ctx, st)
+	case routeArchive:
+		return req.route, s.serveArchive(actx, ctx, st, req)
+	case routeEvent:
+		return req.route, s.serveEvent(actx, ctx, st, req)
+	case routeRewind:
+		return req.route, s.serveRewind(actx, ctx, st, req)
+	case routeExport:
+		return req.route, s.serveExport(actx, ctx, st, req)
+	case routeRecordingStatus:
+		return req.route, s.serveRecordingStatus(actx, ctx, st)
+	case routeInit:
+		return req.route, s.serveInit(actx, ctx, st, req.hash)
+	case routeSegment:
+		return req.route, s.serveSegment(actx, ctx, st, req.start)
+	}
+	return req.route, notFound("no such resource")
+}
+
+// writeError turns a handler error into an answer: a one-line reason for
+// 4xx, a generic one for 5xx (the cause is logged).
+func (s *Server) writeError(ctx *fasthttp.RequestCtx, rt route, err error) {
+	status := statusOf(err)
+	msg := err.Error()
+	switch {
+	case status == 503:
+		s.log.Warn("request failed", "route", rt.String(), "path", string(ctx.Path()), "err", err)
+		msg = "archive temporarily unavailable"
+	case status >= 500:
+		s.log.Error("request failed", "route", rt.String(), "path", string(ctx.Path()), "err", err)
+		msg = "internal error"
+	}
+	if status != 416 { // a 416 keeps its "Content-Range: bytes */size"
+		ctx.Response.Header.Del("Content-Range")
+	}
+	ctx.Response.ResetBody()
+	ctx.Response.Header.Del("Content-Disposition")
+	ctx.Response.Header.Del("Cache-Control")
+	ctx.Response.Header.Del("Content-Length")
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetBodyString(msg + "\n")
+}
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// b2s copies: request buffers are reused after the handler returns.
+func b2s(b []byte) string { return string(b) }
+
+var errNoLive = notFound("stream is not live on this node")

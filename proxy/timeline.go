@@ -1,0 +1,94 @@
+package proxy
+
+import (
+	"context"
+	"math"
+
+	"github.com/edgedvr/edge/cache"
+	"github.com/edgedvr/edge/sdk"
+)
+
+// entry is one segment of a timeline built from the archive and the live
+// window.
+type entry struct {
+	start, dur int64
+	size       int64  // bytes
+	init       string // init hash
+	path       string // archive file, "" when none or from the live window
+	data       []byte // bytes when the segment comes from the live window
+	disc       bool   // a gap or an init change comes before it (never set on the first)
+	live       bool   // from the live window
+	seq        int64  // live media sequence number, when live
+	discSeq    int64  // live discontinuity sequence number, when live
+}
+
+// timeline returns the segments whose start is in [from, to): the archive's
+// up to the live window, then the live window's, with no overlap, and with
+// discontinuities marked. view may be empty.
+func timeline(ctx context.Context, ar Archive, view cache.LiveView, from, to int64) ([]entry, error) {
+	liveFrom := int64(math.MaxInt64)
+	if len(view.Segments) > 0 {
+		liveFrom = view.Segments[0].Start
+	}
+	var infos []sdk.SegmentInfo
+	if ar != nil && from < to && from < liveFrom {
+		var err error
+		infos, err = ar.Segments(ctx, from, min(to, liveFrom))
+		if err != nil {
+			return nil, archiveError("segments", err)
+		}
+	}
+	out := make([]entry, 0, len(infos)+len(view.Segments))
+	for i := range infos {
+		si := &infos[i]
+		if si.Start < from || si.Start >= to {
+			continue
+		}
+		out = appendEntry(out, entry{start: si.Start, dur: si.Duration, size: si.Size, init: si.InitHash, path: si.Path})
+	}
+	for i := range view.Segments {
+		ls := &view.Segments[i]
+		if ls.Start < from || ls.Start >= to {
+			continue
+		}
+		out = appendEntry(out, entry{start: ls.Start, dur: ls.Duration, size: int64(len(ls.Data)), init: ls.InitHash,
+			data: ls.Data, live: true, seq: ls.Seq, discSeq: ls.DiscSeq})
+	}
+	return out, nil
+}
+
+// appendEntry appends e unless it overlaps the previous entry by more than
+// the gap tolerance, and marks discontinuities.
+func appendEntry(out []entry, e entry) []entry {
+	if len(out) == 0 {
+		return append(out, e)
+	}
+	p := &out[len(out)-1]
+	if e.start <= p.start || e.start < p.start+p.dur-cache.GapTolerance(p.dur) {
+		return out
+	}
+	e.disc = cache.Discontinuous(p.start, p.dur, p.init, e.start, e.init)
+	return append(out, e)
+}
+
+// sequenceFromLive numbers a sliding timeline so that a segment keeps its
+// numbers across reloads: the first live entry keeps its live numbers, and
+// each entry before it is numbered back from it (one per segment, and one
+// discontinuity per marked entry). It returns the media sequence and the
+// discontinuity sequence of the first entry, false when no entry is live.
+func sequenceFromLive(es []entry) (seq, discSeq int64, ok bool) {
+	for k := range es {
+		if !es[k].live {
+			continue
+		}
+		seq = es[k].seq - int64(k)
+		discSeq = es[k].discSeq
+		for i := 1; i <= k; i++ {
+			if es[i].disc {
+				discSeq--
+			}
+		}
+		return seq, discSeq, true
+	}
+	return 0, 0, false
+}

@@ -1,0 +1,278 @@
+package proxy
+
+import (
+	"strings"
+
+	"github.com/edgedvr/edge/sdk"
+)
+
+// Limits of the URL parser.
+const (
+	// MaxRangeSeconds is the longest archive range ({dur}) and rewind window
+	// ({n}) a URL may ask for: 24 hours. An EVENT playlist
+	// (archive-{from}-now) may not start more than this long ago.
+	MaxRangeSeconds = 24 * 60 * 60
+	// maxNumberDigits bounds every number in a path so that nothing overflows.
+	maxNumberDigits = 15
+)
+
+// route is what a request path asks for.
+type route uint8
+
+const (
+	routeNone route = iota
+	routeLive
+	routeArchive // VOD playlist
+	routeEvent   // archive-{from}-now.m3u8
+	routeRewind
+	routeExport
+	routeRecordingStatus
+	routeInit
+	routeSegment
+	routeAPIStreams
+	routeAPIStream
+	routeMetrics
+	routeOptions // CORS preflight, set by the server, never by parsePath
+)
+
+var routeNames = [...]string{
+	routeNone:            "none",
+	routeLive:            "live",
+	routeArchive:         "archive",
+	routeEvent:           "event",
+	routeRewind:          "rewind",
+	routeExport:          "export",
+	routeRecordingStatus: "recording_status",
+	routeInit:            "init",
+	routeSegment:         "segment",
+	routeAPIStreams:      "api_streams",
+	routeAPIStream:       "api_stream",
+	routeMetrics:         "metrics",
+	routeOptions:         "options",
+}
+
+func (r route) String() string { return routeNames[r] }
+
+// request is a parsed request path.
+type request struct {
+	route route
+	name  string // stream name, for stream routes
+	from  int64  // UTC ms: archive, event, export
+	dur   int64  // ms: archive, export, rewind
+	start int64  // UTC ms: segment
+	hash  string // init
+}
+
+// parsePath parses the raw (not unescaped) path of a request, without the
+// query. nowMs is the current UTC time in ms, to refuse ranges that start in
+// the future. Errors are *httpError: 400 for a malformed path, 404 for one
+// that names nothing.
+func parsePath(path string, nowMs int64) (request, error) {
+	if path == "" || path[0] != '/' {
+		return request{}, badRequest("path does not start with '/'")
+	}
+	if strings.IndexByte(path, '%') >= 0 {
+		return request{}, badRequest("escaped characters are not allowed in paths")
+	}
+	if strings.IndexByte(path, '\\') >= 0 {
+		return request{}, badRequest("backslash in path")
+	}
+	rest := path[1:]
+	var parts [5]string
+	n := 0
+	for {
+		i := strings.IndexByte(rest, '/')
+		p := rest
+		if i >= 0 {
+			p = rest[:i]
+		}
+		if p == "" {
+			if i < 0 && n == 0 {
+				return request{}, notFound("no resource at /")
+			}
+			return request{}, badRequest("empty path segment")
+		}
+		if p == "." || p == ".." {
+			return request{}, badRequest("dot segment in path")
+		}
+		if n == len(parts) {
+			return request{}, notFound("no such resource")
+		}
+		parts[n] = p
+		n++
+		if i < 0 {
+			break
+		}
+		rest = rest[i+1:]
+	}
+	switch {
+	case n == 1 && parts[0] == "metrics":
+		return request{route: routeMetrics}, nil
+	case n >= 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "streams":
+		switch n {
+		case 3:
+			return request{route: routeAPIStreams}, nil
+		case 4:
+			if err := sdk.CheckStreamName(parts[3]); err != nil {
+				return request{}, badRequest(err.Error())
+			}
+			return request{route: routeAPIStream, name: parts[3]}, nil
+		}
+		return request{}, notFound("no such resource")
+	case n == 2:
+		if err := sdk.CheckStreamName(parts[0]); err != nil {
+			return request{}, badRequest(err.Error())
+		}
+		r, err := parseFile(parts[1], nowMs)
+		r.name = parts[0]
+		return r, err
+	}
+	return request{}, notFound("no such resource")
+}
+
+// parseFile parses the last path segment of a stream URL.
+func parseFile(f string, nowMs int64) (request, error) {
+	switch f {
+	case "index.m3u8":
+		return request{route: routeLive}, nil
+	case "recording_status.json":
+		return request{route: routeRecordingStatus}, nil
+	}
+	base, ext, ok := cutExt(f)
+	if !ok {
+		return request{}, notFound("no such resource")
+	}
+	switch ext {
+	case "m3u8":
+		if v, ok := strings.CutPrefix(base, "rewind-"); ok {
+			n, err := parseSeconds("rewind window", v)
+			if err != nil {
+				return request{}, err
+			}
+			return request{route: routeRewind, dur: n * 1000}, nil
+		}
+		v, ok := strings.CutPrefix(base, "archive-")
+		if !ok {
+			v, ok = strings.CutPrefix(base, "index-")
+		}
+		if !ok {
+			return request{}, notFound("no such playlist")
+		}
+		return parseRange(v, nowMs, true)
+	case "mp4":
+		if v, ok := strings.CutPrefix(base, "init-"); ok {
+			if !isHash(v) {
+				return request{}, badRequest("init hash must be 16 lowercase hex digits")
+			}
+			return request{route: routeInit, hash: v}, nil
+		}
+		if v, ok := strings.CutPrefix(base, "archive-"); ok {
+			r, err := parseRange(v, nowMs, false)
+			r.route = routeExport
+			return r, err
+		}
+		return request{}, notFound("no such file")
+	case "m4s":
+		v, ok := strings.CutPrefix(base, "s-")
+		if !ok {
+			return request{}, notFound("no such segment")
+		}
+		start, err := parseNumber("segment start", v)
+		if err != nil {
+			return request{}, err
+		}
+		return request{route: routeSegment, start: start}, nil
+	}
+	return request{}, notFound("no such resource")
+}
+
+// parseRange parses "{from}-{dur}" (and "{from}-now" when allowNow).
+func parseRange(v string, nowMs int64, allowNow bool) (request, error) {
+	fs, ds, ok := strings.Cut(v, "-")
+	if !ok {
+		return request{}, badRequest("archive range must be {from}-{duration}")
+	}
+	from, err := parseNumber("from", fs)
+	if err != nil {
+		return request{}, err
+	}
+	if from == 0 {
+		return request{}, badRequest("from must be a positive UTC Unix time in seconds")
+	}
+	if from > nowMs/1000 {
+		return request{}, badRequest("from is in the future")
+	}
+	if ds == "now" {
+		if !allowNow {
+			return request{}, badRequest("duration must be a number of seconds")
+		}
+		if from < nowMs/1000-MaxRangeSeconds {
+			return request{}, badRequest("from-now range longer than 86400 seconds")
+		}
+		return request{route: routeEvent, from: from * 1000}, nil
+	}
+	dur, err := parseSeconds("duration", ds)
+	if err != nil {
+		return request{}, err
+	}
+	return request{route: routeArchive, from: from * 1000, dur: dur * 1000}, nil
+}
+
+// parseSeconds parses a duration in seconds: 1 to MaxRangeSeconds.
+func parseSeconds(what, s string) (int64, error) {
+	n, err := parseNumber(what, s)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, badRequest(what + " must be at least 1 second")
+	}
+	if n > MaxRangeSeconds {
+		return 0, badRequest(what + " longer than 86400 seconds")
+	}
+	return n, nil
+}
+
+// parseNumber parses a non-negative decimal number of at most
+// maxNumberDigits digits, with no sign and no leading zero.
+func parseNumber(what, s string) (int64, error) {
+	if s == "" {
+		return 0, badRequest(what + " is empty")
+	}
+	if len(s) > maxNumberDigits {
+		return 0, badRequest(what + " has too many digits")
+	}
+	if len(s) > 1 && s[0] == '0' {
+		return 0, badRequest(what + " has a leading zero")
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, badRequest(what + " is not a decimal number")
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, nil
+}
+
+func cutExt(f string) (base, ext string, ok bool) {
+	i := strings.LastIndexByte(f, '.')
+	if i <= 0 {
+		return "", "", false
+	}
+	return f[:i], f[i+1:], true
+}
+
+func isHash(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,171 @@
+package proxy
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/edgedvr/edge/sdk"
+)
+
+const testNowMs = 1_700_000_000_000
+
+func TestParsePath(t *testing.T) {
+	tests := []struct {
+		path string
+		want request
+	}{
+		{"/cam/index.m3u8", request{route: routeLive, name: "cam"}},
+		{"/a.b-c_d/index.m3u8", request{route: routeLive, name: "a.b-c_d"}},
+		{"/cam/archive-1699990000-60.m3u8", request{route: routeArchive, name: "cam", from: 1_699_990_000_000, dur: 60_000}},
+		{"/cam/index-1699990000-86400.m3u8", request{route: routeArchive, name: "cam", from: 1_699_990_000_000, dur: 86_400_000}},
+		{"/cam/archive-1699990000-now.m3u8", request{route: routeEvent, name: "cam", from: 1_699_990_000_000}},
+		{"/cam/rewind-120.m3u8", request{route: routeRewind, name: "cam", dur: 120_000}},
+		{"/cam/archive-1700000000-3600.mp4", request{route: routeExport, name: "cam", from: 1_700_000_000_000, dur: 3_600_000}},
+		{"/cam/recording_status.json", request{route: routeRecordingStatus, name: "cam"}},
+		{"/cam/init-0123456789abcdef.mp4", request{route: routeInit, name: "cam", hash: "0123456789abcdef"}},
+		{"/cam/s-1699999999123.m4s", request{route: routeSegment, name: "cam", start: 1_699_999_999_123}},
+		{"/cam/s-0.m4s", request{route: routeSegment, name: "cam"}},
+		{"/api/v1/streams", request{route: routeAPIStreams}},
+		{"/api/v1/streams/cam", request{route: routeAPIStream, name: "cam"}},
+		{"/metrics", request{route: routeMetrics}},
+	}
+	for _, tc := range tests {
+		got, err := parsePath(tc.path, testNowMs)
+		if err != nil || got != tc.want {
+			t.Errorf("parsePath(%q) = %+v, %v; want %+v", tc.path, got, err, tc.want)
+		}
+	}
+	bad := []struct {
+		path   string
+		status int
+	}{
+		{"", 400}, {"cam/index.m3u8", 400}, {"/cam/archive-1700000001-60.m3u8", 400},
+		{"/cam/archive-1699900000-now.m3u8", 400}, {"/cam/archive-1699990000-+60.m3u8", 400},
+		{"/cam/archive-1699990000.m3u8", 400}, {"/cam/s-1234567890123456.m4s", 400},
+		{"/cam/s-.m4s", 400}, {"/cam/x.m4s", 404}, {"/cam/.m3u8", 404}, {"/cam/index", 404},
+		{"/a/b/c/d/e/f", 404}, {"/cam\\x/index.m3u8", 400}, {"/" + strings.Repeat("a", 129) + "/index.m3u8", 400},
+	}
+	for _, tc := range bad {
+		_, err := parsePath(tc.path, testNowMs)
+		if err == nil || statusOf(err) != tc.status {
+			t.Errorf("parsePath(%q) error %v, want status %d", tc.path, err, tc.status)
+		}
+		if err != nil && strings.ContainsRune(err.Error(), '\n') {
+			t.Errorf("parsePath(%q) error %q is not one line", tc.path, err)
+		}
+	}
+}
+
+// FuzzParseURL checks that the parser never panics, answers only 400 or
+// 404 on errors, and that what it accepts is safe and within limits.
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{
+		"/cam/index.m3u8", "/cam/archive-1699990000-60.m3u8", "/cam/index-1699990000-60.m3u8",
+		"/cam/archive-1699990000-now.m3u8", "/cam/rewind-60.m3u8", "/cam/archive-1699990000-60.mp4",
+		"/cam/recording_status.json", "/cam/init-0123456789abcdef.mp4", "/cam/s-1699999999123.m4s",
+		"/api/v1/streams", "/api/v1/streams/cam", "/metrics", "/cam/../x", "/ca%2fm/index.m3u8", "//x",
+		"/cam/archive-0-0.m3u8", "/cam/archive-99999999999999999999-1.mp4",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		r, err := parsePath(path, testNowMs)
+		if err != nil {
+			if st := statusOf(err); st != 400 && st != 404 {
+				t.Fatalf("parsePath(%q): status %d", path, st)
+			}
+			if strings.ContainsRune(err.Error(), '\n') {
+				t.Fatalf("parsePath(%q): multi-line reason %q", path, err)
+			}
+			return
+		}
+		if strings.Contains(path, "..") && r.route != routeLive && r.route != routeRecordingStatus && r.route != routeAPIStream {
+			// ".." may appear inside a stream name ("a..b" is a valid name), never as a segment.
+			for _, seg := range strings.Split(path, "/") {
+				if seg == ".." {
+					t.Fatalf("parsePath(%q) accepted a dot segment", path)
+				}
+			}
+		}
+		if strings.ContainsAny(path, "%\\") {
+			t.Fatalf("parsePath(%q) accepted an escape or backslash", path)
+		}
+		if r.name != "" {
+			if err := sdk.CheckStreamName(r.name); err != nil {
+				t.Fatalf("parsePath(%q) accepted name %q: %v", path, r.name, err)
+			}
+		}
+		switch r.route {
+		case routeArchive, routeExport:
+			if r.dur < 1000 || r.dur > MaxRangeSeconds*1000 || r.from <= 0 || r.from > testNowMs {
+				t.Fatalf("parsePath(%q) = %+v out of limits", path, r)
+			}
+		case routeEvent:
+			if r.from <= 0 || r.from > testNowMs || r.from < testNowMs-MaxRangeSeconds*1000-1000 {
+				t.Fatalf("parsePath(%q) = %+v out of limits", path, r)
+			}
+		case routeRewind:
+			if r.dur < 1000 || r.dur > MaxRangeSeconds*1000 {
+				t.Fatalf("parsePath(%q) = %+v out of limits", path, r)
+			}
+		case routeSegment:
+			if r.start < 0 {
+				t.Fatalf("parsePath(%q) = %+v negative start", path, r)
+			}
+		case routeInit:
+			if !isHash(r.hash) {
+				t.Fatalf("parsePath(%q) = %+v bad hash", path, r)
+			}
+		}
+	})
+}
+
+func TestParseByteRange(t *testing.T) {
+	tests := []struct {
+		h           string
+		size        int64
+		first, last int64
+		partial     bool
+		unsat       bool
+	}{
+		{"bytes=0-9", 100, 0, 9, true, false},
+		{"bytes=90-", 100, 90, 99, true, false},
+		{"bytes=-10", 100, 90, 99, true, false},
+		{"bytes=-1000", 100, 0, 99, true, false},
+		{"bytes=50-1000", 100, 50, 99, true, false},
+		{"bytes=100-", 100, 0, 0, false, true},
+		{"bytes=-0", 100, 0, 0, false, true},
+		{"bytes=0-0", 0, 0, 0, false, true},
+		{"bytes=0-1,3-4", 100, 0, 99, false, false},
+		{"bytes=5-2", 100, 0, 99, false, false},
+		{"bytes=a-b", 100, 0, 99, false, false},
+		{"octets=0-1", 100, 0, 99, false, false},
+		{"bytes=-", 100, 0, 99, false, false},
+	}
+	for _, tc := range tests {
+		first, last, partial, err := parseByteRange(tc.h, tc.size)
+		if (err != nil) != tc.unsat || (!tc.unsat && (first != tc.first || last != tc.last || partial != tc.partial)) {
+			t.Errorf("parseByteRange(%q, %d) = %d, %d, %v, %v", tc.h, tc.size, first, last, partial, err)
+		}
+	}
+}
+
+// FuzzParseByteRange checks that a partial range always lies in the body.
+func FuzzParseByteRange(f *testing.F) {
+	f.Add("bytes=0-9", int64(100))
+	f.Add("bytes=-5", int64(3))
+	f.Add("bytes=7-", int64(7))
+	f.Add("bytes=1-2,3-4", int64(10))
+	f.Fuzz(func(t *testing.T, h string, size int64) {
+		if size < 0 {
+			return
+		}
+		first, last, partial, err := parseByteRange(h, size)
+		if err != nil || !partial {
+			return
+		}
+		if first < 0 || last < first || last >= size {
+			t.Fatalf("parseByteRange(%q, %d) = [%d, %d]", h, size, first, last)
+		}
+	})
+}

@@ -1,0 +1,100 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Errors that cross the plugin boundary keep their identity: a plugin that
+// returns an error wrapping ErrNotFound makes the host's errors.Is(err,
+// ErrNotFound) true, and likewise for ErrTooLarge, context.Canceled and
+// context.DeadlineExceeded. Other errors arrive as their message only.
+var (
+	// ErrTooLarge is returned for an init or media segment bigger than
+	// MaxSegmentSize, on whichever side sees it first.
+	ErrTooLarge = errors.New("segment too large")
+	// ErrUnavailable is returned on the host side when the plugin process
+	// is gone or not answering. The Supervisor restarts it; the caller gets
+	// the new process's client from the Supervisor and tries again.
+	ErrUnavailable = errors.New("plugin unavailable")
+	// ErrVersionMismatch is returned when a plugin speaks another
+	// ProtocolVersion than the host.
+	ErrVersionMismatch = errors.New("plugin protocol version mismatch")
+)
+
+// checkSize refuses data bigger than MaxSegmentSize.
+func checkSize(what string, n int) error {
+	if n > MaxSegmentSize {
+		return fmt.Errorf("%s of %d bytes: %w (limit is sdk.MaxSegmentSize, %d bytes)", what, n, ErrTooLarge, MaxSegmentSize)
+	}
+	return nil
+}
+
+// toStatus turns a plugin implementation's error into a gRPC status error.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	code := codes.Unknown
+	switch {
+	case errors.Is(err, ErrNotFound):
+		code = codes.NotFound
+	case errors.Is(err, ErrTooLarge):
+		code = codes.ResourceExhausted
+	case errors.Is(err, context.Canceled):
+		code = codes.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		code = codes.DeadlineExceeded
+	}
+	return status.Error(code, err.Error())
+}
+
+// remoteError is an error that came back from a plugin: its text, and the
+// sentinel its status code maps to.
+type remoteError struct {
+	msg  string
+	kind error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.kind }
+
+// fromStatus turns an error from a gRPC call into the host-side error for
+// operation op, e.g. "store plugin: read init x". It reports whether the
+// error means the plugin process may be gone. ctx is the caller's: a call
+// canceled while ctx is not done was canceled by the connection closing.
+func fromStatus(ctx context.Context, op string, err error) (error, bool) {
+	if err == nil {
+		return nil, false
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return fmt.Errorf("%s: %w", op, err), false
+	}
+	var kind error
+	switch st.Code() {
+	case codes.NotFound:
+		kind = ErrNotFound
+	case codes.ResourceExhausted:
+		kind = ErrTooLarge
+	case codes.Unavailable:
+		return &remoteError{msg: fmt.Sprintf("%s: %v: %s", op, ErrUnavailable, st.Message()), kind: ErrUnavailable}, true
+	case codes.Canceled:
+		if ctx.Err() == nil {
+			return &remoteError{msg: fmt.Sprintf("%s: %v: %s", op, ErrUnavailable, st.Message()), kind: ErrUnavailable}, true
+		}
+		kind = context.Canceled
+	case codes.DeadlineExceeded:
+		kind = context.DeadlineExceeded
+	case codes.Unimplemented:
+		return &remoteError{msg: fmt.Sprintf("%s: the plugin does not implement this call (%s)", op, st.Message())}, false
+	}
+	return &remoteError{msg: op + ": " + st.Message(), kind: kind}, false
+}

@@ -1,0 +1,203 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/edgedvr/edge/media"
+	"github.com/edgedvr/edge/sdk/internal/pb"
+)
+
+// IngestClient is the host's view of an ingest plugin process. It
+// implements Ingest; get one from a Supervisor.
+type IngestClient struct {
+	rpc           pb.IngestClient
+	onUnavailable func()
+}
+
+var _ Ingest = (*IngestClient)(nil)
+
+// Capture runs the plugin's Capture and calls emit for each event, in order.
+// It returns nil when ctx is done, the error emit returned, or the plugin's
+// error. Capture has no default deadline: it lasts until ctx ends. An
+// error wrapping ErrUnavailable means the plugin process went away; call
+// Capture again on the Supervisor's new client.
+func (c *IngestClient) Capture(ctx context.Context, req CaptureRequest, emit func(Event) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.rpc.Capture(ctx, &pb.CaptureRequest{
+		Stream:            req.Stream,
+		Url:               req.URL,
+		SegmentDurationNs: int64(req.SegmentDuration),
+	})
+	if err != nil {
+		return c.fail(ctx, "capture "+req.Stream, err)
+	}
+	for {
+		ev, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return c.fail(ctx, "capture "+req.Stream, err)
+		}
+		e, err := eventFromPB(ev)
+		if err != nil {
+			return fmt.Errorf("capture %s: %w", req.Stream, err)
+		}
+		if err := emit(e); err != nil {
+			return err
+		}
+	}
+}
+
+// fail maps a Capture error; a call ended by ctx is not an error.
+func (c *IngestClient) fail(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	err, unavailable := fromStatus(ctx, "ingest plugin: "+op, err)
+	if unavailable && c.onUnavailable != nil {
+		c.onUnavailable()
+	}
+	return err
+}
+
+// ingestServer serves an Ingest implementation inside the plugin process.
+type ingestServer struct {
+	pb.UnimplementedIngestServer
+	impl Ingest
+}
+
+func (s *ingestServer) Capture(req *pb.CaptureRequest, stream pb.Ingest_CaptureServer) error {
+	ctx := stream.Context()
+	var (
+		mu       sync.Mutex
+		misuse   error // an event the plugin must not send; ends the call
+		hostGone error
+	)
+	emit := func(e Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if misuse != nil {
+			return misuse
+		}
+		if hostGone != nil {
+			return hostGone
+		}
+		ev, err := eventToPB(e)
+		if err != nil {
+			misuse = fmt.Errorf("capture %s: %w", req.Stream, err)
+			return misuse
+		}
+		if err := stream.Send(ev); err != nil {
+			hostGone = fmt.Errorf("capture %s: host gone: %w", req.Stream, err)
+			return hostGone
+		}
+		return nil
+	}
+	err := s.impl.Capture(ctx, CaptureRequest{
+		Stream:          req.Stream,
+		URL:             req.Url,
+		SegmentDuration: time.Duration(req.SegmentDurationNs),
+	}, emit)
+	mu.Lock()
+	defer mu.Unlock()
+	if misuse != nil {
+		return toStatus(misuse)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return toStatus(err)
+}
+
+var errBadEvent = errors.New("event must carry exactly one of Init and Segment")
+
+// eventToPB converts an Event without copying its bytes.
+func eventToPB(e Event) (*pb.Event, error) {
+	ev := &pb.Event{Stats: statsToPB(e.Stats)}
+	switch {
+	case e.Init != nil && e.Segment == nil:
+		if err := checkSize("init segment", len(e.Init.Data)); err != nil {
+			return nil, err
+		}
+		ev.Kind = &pb.Event_Init{Init: initToPB(e.Init)}
+	case e.Segment != nil && e.Init == nil:
+		if err := checkSize("media segment", len(e.Segment.Data)); err != nil {
+			return nil, err
+		}
+		ev.Kind = &pb.Event_Segment{Segment: segmentToPB(e.Segment)}
+	default:
+		return nil, errBadEvent
+	}
+	return ev, nil
+}
+
+// eventFromPB converts an event without copying its bytes.
+func eventFromPB(ev *pb.Event) (Event, error) {
+	e := Event{Stats: statsFromPB(ev.GetStats())}
+	switch k := ev.Kind.(type) {
+	case *pb.Event_Init:
+		if err := checkSize("init segment", len(k.Init.GetData())); err != nil {
+			return Event{}, err
+		}
+		in := initFromPB(k.Init)
+		e.Init = &in
+	case *pb.Event_Segment:
+		if err := checkSize("media segment", len(k.Segment.GetData())); err != nil {
+			return Event{}, err
+		}
+		seg := segmentFromPB(k.Segment)
+		e.Segment = &seg
+	default:
+		return Event{}, errBadEvent
+	}
+	return e, nil
+}
+
+func initToPB(in *media.Init) *pb.Init {
+	return &pb.Init{Hash: in.Hash, Data: in.Data, Codecs: in.Codecs, Width: int32(in.Width), Height: int32(in.Height)}
+}
+
+func initFromPB(in *pb.Init) media.Init {
+	return media.Init{Hash: in.GetHash(), Data: in.GetData(), Codecs: in.GetCodecs(), Width: int(in.GetWidth()), Height: int(in.GetHeight())}
+}
+
+func segmentToPB(s *media.Segment) *pb.Segment {
+	return &pb.Segment{Start: s.Start, Duration: s.Duration, InitHash: s.InitHash, Data: s.Data}
+}
+
+func segmentFromPB(s *pb.Segment) media.Segment {
+	return media.Segment{Start: s.GetStart(), Duration: s.GetDuration(), InitHash: s.GetInitHash(), Data: s.GetData()}
+}
+
+func statsToPB(s media.Stats) *pb.Stats {
+	return &pb.Stats{
+		Packets:         s.Packets,
+		GarbageBytes:    s.GarbageBytes,
+		CcErrors:        s.CCErrors,
+		PtsWraps:        s.PTSWraps,
+		Discontinuities: s.Discontinuities,
+		Unsupported:     s.Unsupported,
+		Frames:          s.Frames,
+		Segments:        s.Segments,
+	}
+}
+
+func statsFromPB(s *pb.Stats) media.Stats {
+	return media.Stats{
+		Packets:         s.GetPackets(),
+		GarbageBytes:    s.GetGarbageBytes(),
+		CCErrors:        s.GetCcErrors(),
+		PTSWraps:        s.GetPtsWraps(),
+		Discontinuities: s.GetDiscontinuities(),
+		Unsupported:     s.GetUnsupported(),
+		Frames:          s.GetFrames(),
+		Segments:        s.GetSegments(),
+	}
+}

@@ -1,0 +1,63 @@
+package sdk
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+
+	"github.com/hashicorp/go-plugin"
+)
+
+// ServeConfig is what a plugin executable serves. Set the implementation of
+// the kind the plugin provides; setting both serves both.
+type ServeConfig struct {
+	// Ingest is served to a host that asks for an ingest plugin.
+	Ingest Ingest
+	// Store is served to a host that asks for a dvrstore plugin.
+	Store Store
+	// Logger receives the plugin's own messages about serving. By default,
+	// NewLogger(os.Stderr, slog.LevelInfo), which Serve also installs as
+	// slog's default so that slog.Info and friends reach the host.
+	Logger *slog.Logger
+}
+
+// Serve runs the plugin side of the protocol: it answers the handshake and
+// serves cfg's implementations over gRPC until the host ends the session,
+// then returns nil. It is the whole body of a plugin executable's main
+// (`edge plugin NAME` calls it for the built-in plugins). Started by hand,
+// without the host's handshake cookie, it prints a notice and exits with
+// status 1.
+//
+// Anything the plugin writes to os.Stdout or os.Stderr after Serve starts
+// is forwarded to the host's log; log through the Logger (or slog's
+// default) to keep levels and attributes.
+func Serve(cfg ServeConfig) error {
+	return serve(cfg, Handshake)
+}
+
+func serve(cfg ServeConfig, hs plugin.HandshakeConfig) error {
+	if cfg.Ingest == nil && cfg.Store == nil {
+		return errors.New("sdk serve: neither Ingest nor Store is set")
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = NewLogger(os.Stderr, slog.LevelInfo)
+		slog.SetDefault(logger)
+	}
+	plugins := plugin.PluginSet{}
+	if cfg.Ingest != nil {
+		plugins[KindIngest] = &grpcPlugin{kind: KindIngest, ingest: cfg.Ingest}
+	}
+	if cfg.Store != nil {
+		plugins[KindDVRStore] = &grpcPlugin{kind: KindDVRStore, store: cfg.Store}
+	}
+	hcl := newHCLogAdapter(logger)
+	hcl.internal = false
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: hs,
+		Plugins:         plugins,
+		GRPCServer:      newGRPCServer,
+		Logger:          hcl,
+	})
+	return nil
+}
