@@ -5,9 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -109,26 +107,14 @@ func (n *Node) newStream(sc *config.Stream) (*Stream, error) {
 // resolveInput returns an input's scheme and the URL handed to the plugin:
 // relative file:// paths are resolved against the topology file's directory.
 func (n *Node) resolveInput(raw string) (scheme, target string, err error) {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return "", "", fmt.Errorf("input %q: no scheme", raw)
-	}
-	if scheme == "file" && !filepath.IsAbs(rest) {
-		return scheme, "file://" + n.resolvePath(rest), nil
-	}
-	return scheme, raw, nil
-}
-
-// resolvePath makes a path from the topology absolute, relative to the file.
-func (n *Node) resolvePath(p string) string {
-	if filepath.IsAbs(p) || n.cfg.Topology == nil || n.cfg.Topology.Path == "" {
-		return p
-	}
-	abs, err := filepath.Abs(filepath.Join(filepath.Dir(n.cfg.Topology.Path), p))
+	in, err := n.cfg.Topology.Input(raw)
 	if err != nil {
-		return p
+		return "", "", err
 	}
-	return abs
+	if in.Scheme == "file" {
+		return in.Scheme, "file://" + in.Path, nil
+	}
+	return in.Scheme, raw, nil
 }
 
 // OpenArchives tells the store about every stream that records. It runs at
@@ -150,7 +136,7 @@ func (n *Node) openArchives(ctx context.Context, st sdk.Store) error {
 		d := s.cfg.DVR
 		err := st.OpenStream(ctx, sdk.StreamConfig{
 			Stream:  name,
-			Root:    n.resolvePath(d.Root),
+			Root:    d.Root,
 			Depth:   time.Duration(d.Depth),
 			MaxSize: int64(d.MaxSize),
 		})

@@ -31,7 +31,6 @@ type input struct {
 
 	init     *media.Init // latest init this input announced
 	lastSeg  time.Time   // wall time its last segment arrived
-	returned bool        // a higher-priority input delivering again, waiting to take over
 	stats    media.Stats // latest counters from the plugin
 }
 
@@ -140,21 +139,15 @@ func (s *Stream) handle(ctx context.Context, ie inputEvent) {
 	in.lastSeg = time.Now()
 
 	s.mu.Lock()
-	active, lastEnd := s.active, s.lastEnd
+	active := s.active
 	s.mu.Unlock()
 
 	switch {
 	case ie.input < active:
-		// A higher-priority input delivers again. It takes over on its
-		// first segment (so on a keyframe) that does not overlap what is
-		// recorded already.
-		if seg.Start < lastEnd {
-			if !in.returned {
-				in.returned = true
-				s.log.Info("input is back, switching on its next keyframe", "input", in.url)
-			}
-			return
-		}
+		// A higher-priority input delivers again: it takes over at once,
+		// on this segment's keyframe. The lower ones stop; this segment is
+		// recorded unless it overlaps what the fallback already recorded,
+		// in which case the input's next segment is the first one taken.
 		s.switchTo(ie.input, "higher-priority input is back")
 	case ie.input > active:
 		// A lower-priority input still running (being stopped): ignore.
@@ -194,7 +187,6 @@ func (s *Stream) switchTo(i int, why string) {
 	s.active = i
 	s.since = time.Now()
 	s.mu.Unlock()
-	s.inputs[i].returned = false
 	for _, in := range s.inputs[i+1:] {
 		s.stopInput(in)
 	}

@@ -3,9 +3,12 @@ package sdk
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log"
 	"log/slog"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -89,15 +92,72 @@ func (h *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 		lv = slog.LevelDebug
 	}
 	ctx := context.Background()
-	if !h.l.Enabled(ctx, lv) {
+	jsonLine := !h.internal && len(args) == 0 && strings.HasPrefix(msg, "{")
+	if !jsonLine && !h.l.Enabled(ctx, lv) {
 		return
 	}
-	// Drop the plugin's own timestamp that go-plugin appends: the host
-	// stamps the line itself.
-	if n := len(args); n >= 2 && args[n-2] == "timestamp" {
-		args = args[:n-2]
+	if !h.internal {
+		if jsonLine {
+			if l, m, a, ok := parseSlogJSON(msg); ok {
+				lv, msg, args = l, m, a
+			}
+		} else {
+			args = forwardedArgs(args)
+		}
+		if !h.l.Enabled(ctx, lv) {
+			return
+		}
 	}
 	h.l.Log(ctx, lv, msg, args...)
+}
+
+// forwardedArgs tidies the attributes go-plugin parsed from a plugin's
+// hclog-style JSON line: it drops the plugin's timestamp (the host stamps
+// the line itself) and the plugin's own "plugin" attribute (the host's
+// logger has one), and sorts the rest by key (go-plugin's order is random).
+func forwardedArgs(args []any) []any {
+	type kv struct {
+		k string
+		v any
+	}
+	kvs := make([]kv, 0, len(args)/2)
+	for i := 0; i+1 < len(args); i += 2 {
+		k, _ := args[i].(string)
+		if k == "timestamp" || k == "plugin" {
+			continue
+		}
+		kvs = append(kvs, kv{k, args[i+1]})
+	}
+	sort.SliceStable(kvs, func(i, j int) bool { return kvs[i].k < kvs[j].k })
+	out := make([]any, 0, 2*len(kvs))
+	for _, p := range kvs {
+		out = append(out, p.k, p.v)
+	}
+	return out
+}
+
+// parseSlogJSON reads a line written by slog's plain JSON handler (keys
+// time, level, msg), which go-plugin does not recognise, so that such a
+// plugin's lines keep their level and attributes on the host too.
+func parseSlogJSON(line string) (slog.Level, string, []any, bool) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(line), &m); err != nil {
+		return 0, "", nil, false
+	}
+	msg, ok1 := m[slog.MessageKey].(string)
+	lvs, ok2 := m[slog.LevelKey].(string)
+	var lv slog.Level
+	if !ok1 || !ok2 || lv.UnmarshalText([]byte(lvs)) != nil {
+		return 0, "", nil, false
+	}
+	delete(m, slog.MessageKey)
+	delete(m, slog.LevelKey)
+	delete(m, slog.TimeKey)
+	args := make([]any, 0, 2*len(m))
+	for k, v := range m {
+		args = append(args, k, v)
+	}
+	return lv, msg, forwardedArgs(args), true
 }
 
 func (h *hclogAdapter) Trace(msg string, args ...any) { h.Log(hclog.Trace, msg, args...) }

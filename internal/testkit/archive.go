@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 	"testing"
 
 	"github.com/edgedvr/edge/plugins/dvrstore"
@@ -20,7 +22,18 @@ func Archive(t testing.TB, root, stream string) ([]sdk.SegmentInfo, []sdk.Range,
 	st := dvrstore.New(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(func() { _ = st.Close() })
 	ctx := context.Background()
-	if err := st.OpenStream(ctx, sdk.StreamConfig{Stream: stream, Root: root}); err != nil {
+	// A killed node's plugin processes die a moment after it: wait for the
+	// store's lock to be free.
+	var err error
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err = st.OpenStream(ctx, sdk.StreamConfig{Stream: stream, Root: root})
+		if err == nil || time.Now().After(deadline) || !strings.Contains(err.Error(), "in use") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
 		t.Fatalf("open archive %s/%s: %v", root, stream, err)
 	}
 	segs, err := st.Segments(ctx, stream, 0, 1<<62)

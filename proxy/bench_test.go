@@ -1,0 +1,84 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+
+	"github.com/edgedvr/edge/cache"
+	"github.com/edgedvr/edge/media"
+	"github.com/edgedvr/edge/sdk"
+)
+
+// sliceArchive answers Segments from a prebuilt slice, as an index in
+// memory would.
+type sliceArchive struct{ segs []sdk.SegmentInfo }
+
+func (a *sliceArchive) Ranges(context.Context, int64, int64) ([]sdk.Range, error) { return nil, nil }
+func (a *sliceArchive) Segments(_ context.Context, from, to int64) ([]sdk.SegmentInfo, error) {
+	return a.segs, nil
+}
+func (a *sliceArchive) ReadInit(context.Context, string) (media.Init, error) {
+	return media.Init{}, sdk.ErrNotFound
+}
+func (a *sliceArchive) ReadSegment(context.Context, int64) ([]byte, error) { return nil, sdk.ErrNotFound }
+
+// BenchmarkArchivePlaylist24h builds the VOD playlist of 24 h of 3 s
+// segments (28,800 entries): timeline merge and playlist text.
+func BenchmarkArchivePlaylist24h(b *testing.B) {
+	const t0, n = 1_700_000_000_000, 28_800
+	ar := &sliceArchive{segs: make([]sdk.SegmentInfo, n)}
+	for i := range ar.segs {
+		ar.segs[i] = sdk.SegmentInfo{Start: t0 + int64(i)*3000, Duration: 3000, Size: 1 << 20,
+			InitHash: "0123456789abcdef", Path: "/var/lib/edge/cam/2023/11/14/22/1700000000000.m4s"}
+	}
+	ctx := context.Background()
+	var size int
+	b.ReportAllocs()
+	for b.Loop() {
+		es, err := timeline(ctx, ar, cache.LiveView{}, t0, t0+n*3000)
+		if err != nil || len(es) != n {
+			b.Fatal(len(es), err)
+		}
+		size = len(appendPlaylist(nil, playlistVOD, 0, 0, es))
+	}
+	b.SetBytes(int64(size))
+}
+
+// BenchmarkServeHotSegment fetches a 1 MiB segment held by the memory
+// cache over a real loopback connection (keep-alive, one request at a time).
+func BenchmarkServeHotSegment(b *testing.B) {
+	const start = 1_700_000_000_000
+	mem := cache.NewMemory(64 << 20)
+	data := make([]byte, 1<<20)
+	mem.Add(cache.Key{Stream: "cam", Start: start}, data)
+	be := &testBackend{streams: map[string]*testStream{"cam": {name: "cam", archive: newTestArchive()}}}
+	_, url := startServer(b, Config{Backend: be, Memory: mem})
+	conn, err := net.Dial("tcp", url[len("http://"):])
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	req := []byte(fmt.Sprintf("GET /cam/s-%d.m4s HTTP/1.1\r\nHost: x\r\n\r\n", start))
+	br := bufio.NewReaderSize(conn, 64<<10)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := conn.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || n != int64(len(data)) || resp.StatusCode != 200 {
+			b.Fatal(resp.StatusCode, n, err)
+		}
+	}
+}
