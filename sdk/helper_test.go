@@ -82,6 +82,7 @@ func testInit() media.Init {
 //	test://repeat    emits the init, then the same B-byte segment until ctx ends
 //	test://oversize  emits the init, then a segment of MaxSegmentSize+1 bytes
 //	test://fail      returns an error wrapping ErrNotFound at once
+//	test://flush     like segments, then on stop emits one more ("flushed") segment
 type testIngest struct{}
 
 func (testIngest) Capture(ctx context.Context, req CaptureRequest, emit func(Event) error) error {
@@ -119,6 +120,14 @@ func (testIngest) Capture(ctx context.Context, req CaptureRequest, emit func(Eve
 				return err
 			}
 		}
+	case "flush":
+		for i := range n {
+			if err := seg(i, segmentData(i, size)); err != nil {
+				return err
+			}
+		}
+		<-ctx.Done()
+		return seg(n, []byte("flushed"))
 	case "oversize":
 		if err := seg(0, make([]byte, MaxSegmentSize+1)); err != nil {
 			return err

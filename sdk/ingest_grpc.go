@@ -21,22 +21,48 @@ type IngestClient struct {
 
 var _ Ingest = (*IngestClient)(nil)
 
+// stopGrace is how long a stopped Capture may take to flush its open
+// segment before the call is cut.
+const stopGrace = 3 * time.Second
+
 // Capture runs the plugin's Capture and calls emit for each event, in order.
-// It returns nil when ctx is done, the error emit returned, or the plugin's
-// error. Capture has no default deadline: it lasts until ctx ends. An
-// error wrapping ErrUnavailable means the plugin process went away; call
+// When ctx is done it asks the plugin to stop gracefully: the plugin flushes
+// its open segment, which is still passed to emit, and Capture returns nil
+// (after at most stopGrace). It returns the error emit returned, or the
+// plugin's error. Capture has no default deadline: it lasts until ctx ends.
+// An error wrapping ErrUnavailable means the plugin process went away; call
 // Capture again on the Supervisor's new client.
 func (c *IngestClient) Capture(ctx context.Context, req CaptureRequest, emit func(Event) error) error {
-	ctx, cancel := context.WithCancel(ctx)
+	// The call outlives ctx by up to stopGrace so the flushed segment arrives.
+	callCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	stream, err := c.rpc.Capture(ctx, &pb.CaptureRequest{
-		Stream:            req.Stream,
-		Url:               req.URL,
-		SegmentDurationNs: int64(req.SegmentDuration),
-	})
+	stream, err := c.rpc.Capture(callCtx)
+	if err == nil {
+		err = stream.Send(&pb.CaptureControl{Kind: &pb.CaptureControl_Start{Start: &pb.CaptureRequest{
+			Stream:            req.Stream,
+			Url:               req.URL,
+			SegmentDurationNs: int64(req.SegmentDuration),
+		}}})
+	}
 	if err != nil {
 		return c.fail(ctx, "capture "+req.Stream, err)
 	}
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-finished:
+			return
+		case <-ctx.Done():
+		}
+		_ = stream.Send(&pb.CaptureControl{Kind: &pb.CaptureControl_Stop{Stop: &pb.StopCapture{}}})
+		_ = stream.CloseSend()
+		select {
+		case <-finished:
+		case <-time.After(stopGrace):
+			cancel()
+		}
+	}()
 	for {
 		ev, err := stream.Recv()
 		if err == io.EOF {
@@ -73,8 +99,28 @@ type ingestServer struct {
 	impl Ingest
 }
 
-func (s *ingestServer) Capture(req *pb.CaptureRequest, stream pb.Ingest_CaptureServer) error {
-	ctx := stream.Context()
+func (s *ingestServer) Capture(stream pb.Ingest_CaptureServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	req := first.GetStart()
+	if req == nil {
+		return toStatus(errors.New("capture: the first message must be start"))
+	}
+	// The implementation's ctx ends on the host's stop (or its closing its
+	// side); the stream stays open so the flushed segment can still be sent.
+	ctx, stop := context.WithCancel(stream.Context())
+	defer stop()
+	go func() {
+		defer stop()
+		for {
+			msg, err := stream.Recv()
+			if err != nil || msg.GetStop() != nil {
+				return
+			}
+		}
+	}()
 	var (
 		mu       sync.Mutex
 		misuse   error // an event the plugin must not send; ends the call
@@ -100,7 +146,7 @@ func (s *ingestServer) Capture(req *pb.CaptureRequest, stream pb.Ingest_CaptureS
 		}
 		return nil
 	}
-	err := s.impl.Capture(ctx, CaptureRequest{
+	err = s.impl.Capture(ctx, CaptureRequest{
 		Stream:          req.Stream,
 		URL:             req.Url,
 		SegmentDuration: time.Duration(req.SegmentDurationNs),

@@ -57,6 +57,23 @@ func capture(t *testing.T, ing Ingest, url string, n int) (media.Init, []media.S
 	return in, segs, stats, err
 }
 
+// TestCaptureGracefulStop: when the host's ctx ends, the plugin still gets
+// to send the segment it flushes, so a graceful stop loses nothing.
+func TestCaptureGracefulStop(t *testing.T) {
+	s := startSupervisor(t, &Supervisor{Name: "udp", Kind: KindIngest, Command: helperCommand("ingest")})
+	ing, err := s.Ingest(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, segs, _, err := capture(t, ing, "test://flush?segments=2&size=10", 2)
+	if err != nil {
+		t.Fatalf("Capture: %v", err)
+	}
+	if len(segs) != 3 || string(segs[2].Data) != "flushed" {
+		t.Fatalf("got %d segments, want 2 then the flushed one", len(segs))
+	}
+}
+
 func TestCaptureRoundTrip(t *testing.T) {
 	s := startSupervisor(t, &Supervisor{Name: "udp", Kind: KindIngest, Command: helperCommand("ingest")})
 	ing, err := s.Ingest(t.Context())

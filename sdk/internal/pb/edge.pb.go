@@ -60,6 +60,124 @@ func (*Empty) Descriptor() ([]byte, []int) {
 	return file_edge_proto_rawDescGZIP(), []int{0}
 }
 
+type CaptureControl struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*CaptureControl_Start
+	//	*CaptureControl_Stop
+	Kind          isCaptureControl_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaptureControl) Reset() {
+	*x = CaptureControl{}
+	mi := &file_edge_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaptureControl) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaptureControl) ProtoMessage() {}
+
+func (x *CaptureControl) ProtoReflect() protoreflect.Message {
+	mi := &file_edge_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaptureControl.ProtoReflect.Descriptor instead.
+func (*CaptureControl) Descriptor() ([]byte, []int) {
+	return file_edge_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CaptureControl) GetKind() isCaptureControl_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *CaptureControl) GetStart() *CaptureRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*CaptureControl_Start); ok {
+			return x.Start
+		}
+	}
+	return nil
+}
+
+func (x *CaptureControl) GetStop() *StopCapture {
+	if x != nil {
+		if x, ok := x.Kind.(*CaptureControl_Stop); ok {
+			return x.Stop
+		}
+	}
+	return nil
+}
+
+type isCaptureControl_Kind interface {
+	isCaptureControl_Kind()
+}
+
+type CaptureControl_Start struct {
+	Start *CaptureRequest `protobuf:"bytes,1,opt,name=start,proto3,oneof"`
+}
+
+type CaptureControl_Stop struct {
+	Stop *StopCapture `protobuf:"bytes,2,opt,name=stop,proto3,oneof"`
+}
+
+func (*CaptureControl_Start) isCaptureControl_Kind() {}
+
+func (*CaptureControl_Stop) isCaptureControl_Kind() {}
+
+type StopCapture struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopCapture) Reset() {
+	*x = StopCapture{}
+	mi := &file_edge_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopCapture) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopCapture) ProtoMessage() {}
+
+func (x *StopCapture) ProtoReflect() protoreflect.Message {
+	mi := &file_edge_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopCapture.ProtoReflect.Descriptor instead.
+func (*StopCapture) Descriptor() ([]byte, []int) {
+	return file_edge_proto_rawDescGZIP(), []int{2}
+}
+
 type CaptureRequest struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
 	Stream            string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
@@ -71,7 +189,7 @@ type CaptureRequest struct {
 
 func (x *CaptureRequest) Reset() {
 	*x = CaptureRequest{}
-	mi := &file_edge_proto_msgTypes[1]
+	mi := &file_edge_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -83,7 +201,7 @@ func (x *CaptureRequest) String() string {
 func (*CaptureRequest) ProtoMessage() {}
 
 func (x *CaptureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[1]
+	mi := &file_edge_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -96,7 +214,7 @@ func (x *CaptureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaptureRequest.ProtoReflect.Descriptor instead.
 func (*CaptureRequest) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{1}
+	return file_edge_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CaptureRequest) GetStream() string {
@@ -133,7 +251,7 @@ type Init struct {
 
 func (x *Init) Reset() {
 	*x = Init{}
-	mi := &file_edge_proto_msgTypes[2]
+	mi := &file_edge_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -145,7 +263,7 @@ func (x *Init) String() string {
 func (*Init) ProtoMessage() {}
 
 func (x *Init) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[2]
+	mi := &file_edge_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -158,7 +276,7 @@ func (x *Init) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Init.ProtoReflect.Descriptor instead.
 func (*Init) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{2}
+	return file_edge_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Init) GetHash() string {
@@ -208,7 +326,7 @@ type Segment struct {
 
 func (x *Segment) Reset() {
 	*x = Segment{}
-	mi := &file_edge_proto_msgTypes[3]
+	mi := &file_edge_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -220,7 +338,7 @@ func (x *Segment) String() string {
 func (*Segment) ProtoMessage() {}
 
 func (x *Segment) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[3]
+	mi := &file_edge_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -233,7 +351,7 @@ func (x *Segment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Segment.ProtoReflect.Descriptor instead.
 func (*Segment) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{3}
+	return file_edge_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Segment) GetStart() int64 {
@@ -280,7 +398,7 @@ type Stats struct {
 
 func (x *Stats) Reset() {
 	*x = Stats{}
-	mi := &file_edge_proto_msgTypes[4]
+	mi := &file_edge_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -292,7 +410,7 @@ func (x *Stats) String() string {
 func (*Stats) ProtoMessage() {}
 
 func (x *Stats) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[4]
+	mi := &file_edge_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -305,7 +423,7 @@ func (x *Stats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stats.ProtoReflect.Descriptor instead.
 func (*Stats) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{4}
+	return file_edge_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Stats) GetPackets() uint64 {
@@ -379,7 +497,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_edge_proto_msgTypes[5]
+	mi := &file_edge_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +509,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[5]
+	mi := &file_edge_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +522,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{5}
+	return file_edge_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Event) GetKind() isEvent_Kind {
@@ -467,7 +585,7 @@ type StreamConfig struct {
 
 func (x *StreamConfig) Reset() {
 	*x = StreamConfig{}
-	mi := &file_edge_proto_msgTypes[6]
+	mi := &file_edge_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +597,7 @@ func (x *StreamConfig) String() string {
 func (*StreamConfig) ProtoMessage() {}
 
 func (x *StreamConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[6]
+	mi := &file_edge_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +610,7 @@ func (x *StreamConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamConfig.ProtoReflect.Descriptor instead.
 func (*StreamConfig) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{6}
+	return file_edge_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StreamConfig) GetStream() string {
@@ -533,7 +651,7 @@ type WriteInitRequest struct {
 
 func (x *WriteInitRequest) Reset() {
 	*x = WriteInitRequest{}
-	mi := &file_edge_proto_msgTypes[7]
+	mi := &file_edge_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +663,7 @@ func (x *WriteInitRequest) String() string {
 func (*WriteInitRequest) ProtoMessage() {}
 
 func (x *WriteInitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[7]
+	mi := &file_edge_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +676,7 @@ func (x *WriteInitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteInitRequest.ProtoReflect.Descriptor instead.
 func (*WriteInitRequest) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{7}
+	return file_edge_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WriteInitRequest) GetStream() string {
@@ -585,7 +703,7 @@ type WriteSegmentRequest struct {
 
 func (x *WriteSegmentRequest) Reset() {
 	*x = WriteSegmentRequest{}
-	mi := &file_edge_proto_msgTypes[8]
+	mi := &file_edge_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +715,7 @@ func (x *WriteSegmentRequest) String() string {
 func (*WriteSegmentRequest) ProtoMessage() {}
 
 func (x *WriteSegmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[8]
+	mi := &file_edge_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +728,7 @@ func (x *WriteSegmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteSegmentRequest.ProtoReflect.Descriptor instead.
 func (*WriteSegmentRequest) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{8}
+	return file_edge_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WriteSegmentRequest) GetStream() string {
@@ -641,7 +759,7 @@ type SegmentInfo struct {
 
 func (x *SegmentInfo) Reset() {
 	*x = SegmentInfo{}
-	mi := &file_edge_proto_msgTypes[9]
+	mi := &file_edge_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +771,7 @@ func (x *SegmentInfo) String() string {
 func (*SegmentInfo) ProtoMessage() {}
 
 func (x *SegmentInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[9]
+	mi := &file_edge_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +784,7 @@ func (x *SegmentInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentInfo.ProtoReflect.Descriptor instead.
 func (*SegmentInfo) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{9}
+	return file_edge_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SegmentInfo) GetStart() int64 {
@@ -722,7 +840,7 @@ type SpanRequest struct {
 
 func (x *SpanRequest) Reset() {
 	*x = SpanRequest{}
-	mi := &file_edge_proto_msgTypes[10]
+	mi := &file_edge_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +852,7 @@ func (x *SpanRequest) String() string {
 func (*SpanRequest) ProtoMessage() {}
 
 func (x *SpanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[10]
+	mi := &file_edge_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +865,7 @@ func (x *SpanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpanRequest.ProtoReflect.Descriptor instead.
 func (*SpanRequest) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{10}
+	return file_edge_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SpanRequest) GetStream() string {
@@ -781,7 +899,7 @@ type Range struct {
 
 func (x *Range) Reset() {
 	*x = Range{}
-	mi := &file_edge_proto_msgTypes[11]
+	mi := &file_edge_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +911,7 @@ func (x *Range) String() string {
 func (*Range) ProtoMessage() {}
 
 func (x *Range) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[11]
+	mi := &file_edge_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +924,7 @@ func (x *Range) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Range.ProtoReflect.Descriptor instead.
 func (*Range) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{11}
+	return file_edge_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Range) GetFrom() int64 {
@@ -832,7 +950,7 @@ type RangesResponse struct {
 
 func (x *RangesResponse) Reset() {
 	*x = RangesResponse{}
-	mi := &file_edge_proto_msgTypes[12]
+	mi := &file_edge_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +962,7 @@ func (x *RangesResponse) String() string {
 func (*RangesResponse) ProtoMessage() {}
 
 func (x *RangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[12]
+	mi := &file_edge_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +975,7 @@ func (x *RangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangesResponse.ProtoReflect.Descriptor instead.
 func (*RangesResponse) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{12}
+	return file_edge_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RangesResponse) GetRanges() []*Range {
@@ -876,7 +994,7 @@ type SegmentsResponse struct {
 
 func (x *SegmentsResponse) Reset() {
 	*x = SegmentsResponse{}
-	mi := &file_edge_proto_msgTypes[13]
+	mi := &file_edge_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +1006,7 @@ func (x *SegmentsResponse) String() string {
 func (*SegmentsResponse) ProtoMessage() {}
 
 func (x *SegmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[13]
+	mi := &file_edge_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1019,7 @@ func (x *SegmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentsResponse.ProtoReflect.Descriptor instead.
 func (*SegmentsResponse) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{13}
+	return file_edge_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SegmentsResponse) GetSegments() []*SegmentInfo {
@@ -921,7 +1039,7 @@ type ReadInitRequest struct {
 
 func (x *ReadInitRequest) Reset() {
 	*x = ReadInitRequest{}
-	mi := &file_edge_proto_msgTypes[14]
+	mi := &file_edge_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1051,7 @@ func (x *ReadInitRequest) String() string {
 func (*ReadInitRequest) ProtoMessage() {}
 
 func (x *ReadInitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[14]
+	mi := &file_edge_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1064,7 @@ func (x *ReadInitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadInitRequest.ProtoReflect.Descriptor instead.
 func (*ReadInitRequest) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{14}
+	return file_edge_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReadInitRequest) GetStream() string {
@@ -973,7 +1091,7 @@ type ReadSegmentRequest struct {
 
 func (x *ReadSegmentRequest) Reset() {
 	*x = ReadSegmentRequest{}
-	mi := &file_edge_proto_msgTypes[15]
+	mi := &file_edge_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1103,7 @@ func (x *ReadSegmentRequest) String() string {
 func (*ReadSegmentRequest) ProtoMessage() {}
 
 func (x *ReadSegmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[15]
+	mi := &file_edge_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1116,7 @@ func (x *ReadSegmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadSegmentRequest.ProtoReflect.Descriptor instead.
 func (*ReadSegmentRequest) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{15}
+	return file_edge_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReadSegmentRequest) GetStream() string {
@@ -1024,7 +1142,7 @@ type ReadSegmentResponse struct {
 
 func (x *ReadSegmentResponse) Reset() {
 	*x = ReadSegmentResponse{}
-	mi := &file_edge_proto_msgTypes[16]
+	mi := &file_edge_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1154,7 @@ func (x *ReadSegmentResponse) String() string {
 func (*ReadSegmentResponse) ProtoMessage() {}
 
 func (x *ReadSegmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[16]
+	mi := &file_edge_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1167,7 @@ func (x *ReadSegmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadSegmentResponse.ProtoReflect.Descriptor instead.
 func (*ReadSegmentResponse) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{16}
+	return file_edge_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReadSegmentResponse) GetData() []byte {
@@ -1068,7 +1186,7 @@ type StreamsResponse struct {
 
 func (x *StreamsResponse) Reset() {
 	*x = StreamsResponse{}
-	mi := &file_edge_proto_msgTypes[17]
+	mi := &file_edge_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1080,7 +1198,7 @@ func (x *StreamsResponse) String() string {
 func (*StreamsResponse) ProtoMessage() {}
 
 func (x *StreamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[17]
+	mi := &file_edge_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1093,7 +1211,7 @@ func (x *StreamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamsResponse.ProtoReflect.Descriptor instead.
 func (*StreamsResponse) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{17}
+	return file_edge_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StreamsResponse) GetStreams() []string {
@@ -1109,7 +1227,12 @@ const file_edge_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
 	"edge.proto\x12\x0eedge.plugin.v1\"\a\n" +
-	"\x05Empty\"j\n" +
+	"\x05Empty\"\x83\x01\n" +
+	"\x0eCaptureControl\x126\n" +
+	"\x05start\x18\x01 \x01(\v2\x1e.edge.plugin.v1.CaptureRequestH\x00R\x05start\x121\n" +
+	"\x04stop\x18\x02 \x01(\v2\x1b.edge.plugin.v1.StopCaptureH\x00R\x04stopB\x06\n" +
+	"\x04kind\"\r\n" +
+	"\vStopCapture\"j\n" +
 	"\x0eCaptureRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12.\n" +
@@ -1177,9 +1300,9 @@ const file_edge_proto_rawDesc = "" +
 	"\x13ReadSegmentResponse\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\"+\n" +
 	"\x0fStreamsResponse\x12\x18\n" +
-	"\astreams\x18\x01 \x03(\tR\astreams2L\n" +
-	"\x06Ingest\x12B\n" +
-	"\aCapture\x12\x1e.edge.plugin.v1.CaptureRequest\x1a\x15.edge.plugin.v1.Event0\x012\xd2\x04\n" +
+	"\astreams\x18\x01 \x03(\tR\astreams2N\n" +
+	"\x06Ingest\x12D\n" +
+	"\aCapture\x12\x1e.edge.plugin.v1.CaptureControl\x1a\x15.edge.plugin.v1.Event(\x010\x012\xd2\x04\n" +
 	"\x05Store\x12A\n" +
 	"\n" +
 	"OpenStream\x12\x1c.edge.plugin.v1.StreamConfig\x1a\x15.edge.plugin.v1.Empty\x12D\n" +
@@ -1203,58 +1326,62 @@ func file_edge_proto_rawDescGZIP() []byte {
 	return file_edge_proto_rawDescData
 }
 
-var file_edge_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_edge_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_edge_proto_goTypes = []any{
 	(*Empty)(nil),               // 0: edge.plugin.v1.Empty
-	(*CaptureRequest)(nil),      // 1: edge.plugin.v1.CaptureRequest
-	(*Init)(nil),                // 2: edge.plugin.v1.Init
-	(*Segment)(nil),             // 3: edge.plugin.v1.Segment
-	(*Stats)(nil),               // 4: edge.plugin.v1.Stats
-	(*Event)(nil),               // 5: edge.plugin.v1.Event
-	(*StreamConfig)(nil),        // 6: edge.plugin.v1.StreamConfig
-	(*WriteInitRequest)(nil),    // 7: edge.plugin.v1.WriteInitRequest
-	(*WriteSegmentRequest)(nil), // 8: edge.plugin.v1.WriteSegmentRequest
-	(*SegmentInfo)(nil),         // 9: edge.plugin.v1.SegmentInfo
-	(*SpanRequest)(nil),         // 10: edge.plugin.v1.SpanRequest
-	(*Range)(nil),               // 11: edge.plugin.v1.Range
-	(*RangesResponse)(nil),      // 12: edge.plugin.v1.RangesResponse
-	(*SegmentsResponse)(nil),    // 13: edge.plugin.v1.SegmentsResponse
-	(*ReadInitRequest)(nil),     // 14: edge.plugin.v1.ReadInitRequest
-	(*ReadSegmentRequest)(nil),  // 15: edge.plugin.v1.ReadSegmentRequest
-	(*ReadSegmentResponse)(nil), // 16: edge.plugin.v1.ReadSegmentResponse
-	(*StreamsResponse)(nil),     // 17: edge.plugin.v1.StreamsResponse
+	(*CaptureControl)(nil),      // 1: edge.plugin.v1.CaptureControl
+	(*StopCapture)(nil),         // 2: edge.plugin.v1.StopCapture
+	(*CaptureRequest)(nil),      // 3: edge.plugin.v1.CaptureRequest
+	(*Init)(nil),                // 4: edge.plugin.v1.Init
+	(*Segment)(nil),             // 5: edge.plugin.v1.Segment
+	(*Stats)(nil),               // 6: edge.plugin.v1.Stats
+	(*Event)(nil),               // 7: edge.plugin.v1.Event
+	(*StreamConfig)(nil),        // 8: edge.plugin.v1.StreamConfig
+	(*WriteInitRequest)(nil),    // 9: edge.plugin.v1.WriteInitRequest
+	(*WriteSegmentRequest)(nil), // 10: edge.plugin.v1.WriteSegmentRequest
+	(*SegmentInfo)(nil),         // 11: edge.plugin.v1.SegmentInfo
+	(*SpanRequest)(nil),         // 12: edge.plugin.v1.SpanRequest
+	(*Range)(nil),               // 13: edge.plugin.v1.Range
+	(*RangesResponse)(nil),      // 14: edge.plugin.v1.RangesResponse
+	(*SegmentsResponse)(nil),    // 15: edge.plugin.v1.SegmentsResponse
+	(*ReadInitRequest)(nil),     // 16: edge.plugin.v1.ReadInitRequest
+	(*ReadSegmentRequest)(nil),  // 17: edge.plugin.v1.ReadSegmentRequest
+	(*ReadSegmentResponse)(nil), // 18: edge.plugin.v1.ReadSegmentResponse
+	(*StreamsResponse)(nil),     // 19: edge.plugin.v1.StreamsResponse
 }
 var file_edge_proto_depIdxs = []int32{
-	2,  // 0: edge.plugin.v1.Event.init:type_name -> edge.plugin.v1.Init
-	3,  // 1: edge.plugin.v1.Event.segment:type_name -> edge.plugin.v1.Segment
-	4,  // 2: edge.plugin.v1.Event.stats:type_name -> edge.plugin.v1.Stats
-	2,  // 3: edge.plugin.v1.WriteInitRequest.init:type_name -> edge.plugin.v1.Init
-	3,  // 4: edge.plugin.v1.WriteSegmentRequest.segment:type_name -> edge.plugin.v1.Segment
-	11, // 5: edge.plugin.v1.RangesResponse.ranges:type_name -> edge.plugin.v1.Range
-	9,  // 6: edge.plugin.v1.SegmentsResponse.segments:type_name -> edge.plugin.v1.SegmentInfo
-	1,  // 7: edge.plugin.v1.Ingest.Capture:input_type -> edge.plugin.v1.CaptureRequest
-	6,  // 8: edge.plugin.v1.Store.OpenStream:input_type -> edge.plugin.v1.StreamConfig
-	7,  // 9: edge.plugin.v1.Store.WriteInit:input_type -> edge.plugin.v1.WriteInitRequest
-	8,  // 10: edge.plugin.v1.Store.WriteSegment:input_type -> edge.plugin.v1.WriteSegmentRequest
-	10, // 11: edge.plugin.v1.Store.Ranges:input_type -> edge.plugin.v1.SpanRequest
-	10, // 12: edge.plugin.v1.Store.Segments:input_type -> edge.plugin.v1.SpanRequest
-	14, // 13: edge.plugin.v1.Store.ReadInit:input_type -> edge.plugin.v1.ReadInitRequest
-	15, // 14: edge.plugin.v1.Store.ReadSegment:input_type -> edge.plugin.v1.ReadSegmentRequest
-	0,  // 15: edge.plugin.v1.Store.Streams:input_type -> edge.plugin.v1.Empty
-	5,  // 16: edge.plugin.v1.Ingest.Capture:output_type -> edge.plugin.v1.Event
-	0,  // 17: edge.plugin.v1.Store.OpenStream:output_type -> edge.plugin.v1.Empty
-	0,  // 18: edge.plugin.v1.Store.WriteInit:output_type -> edge.plugin.v1.Empty
-	9,  // 19: edge.plugin.v1.Store.WriteSegment:output_type -> edge.plugin.v1.SegmentInfo
-	12, // 20: edge.plugin.v1.Store.Ranges:output_type -> edge.plugin.v1.RangesResponse
-	13, // 21: edge.plugin.v1.Store.Segments:output_type -> edge.plugin.v1.SegmentsResponse
-	2,  // 22: edge.plugin.v1.Store.ReadInit:output_type -> edge.plugin.v1.Init
-	16, // 23: edge.plugin.v1.Store.ReadSegment:output_type -> edge.plugin.v1.ReadSegmentResponse
-	17, // 24: edge.plugin.v1.Store.Streams:output_type -> edge.plugin.v1.StreamsResponse
-	16, // [16:25] is the sub-list for method output_type
-	7,  // [7:16] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	3,  // 0: edge.plugin.v1.CaptureControl.start:type_name -> edge.plugin.v1.CaptureRequest
+	2,  // 1: edge.plugin.v1.CaptureControl.stop:type_name -> edge.plugin.v1.StopCapture
+	4,  // 2: edge.plugin.v1.Event.init:type_name -> edge.plugin.v1.Init
+	5,  // 3: edge.plugin.v1.Event.segment:type_name -> edge.plugin.v1.Segment
+	6,  // 4: edge.plugin.v1.Event.stats:type_name -> edge.plugin.v1.Stats
+	4,  // 5: edge.plugin.v1.WriteInitRequest.init:type_name -> edge.plugin.v1.Init
+	5,  // 6: edge.plugin.v1.WriteSegmentRequest.segment:type_name -> edge.plugin.v1.Segment
+	13, // 7: edge.plugin.v1.RangesResponse.ranges:type_name -> edge.plugin.v1.Range
+	11, // 8: edge.plugin.v1.SegmentsResponse.segments:type_name -> edge.plugin.v1.SegmentInfo
+	1,  // 9: edge.plugin.v1.Ingest.Capture:input_type -> edge.plugin.v1.CaptureControl
+	8,  // 10: edge.plugin.v1.Store.OpenStream:input_type -> edge.plugin.v1.StreamConfig
+	9,  // 11: edge.plugin.v1.Store.WriteInit:input_type -> edge.plugin.v1.WriteInitRequest
+	10, // 12: edge.plugin.v1.Store.WriteSegment:input_type -> edge.plugin.v1.WriteSegmentRequest
+	12, // 13: edge.plugin.v1.Store.Ranges:input_type -> edge.plugin.v1.SpanRequest
+	12, // 14: edge.plugin.v1.Store.Segments:input_type -> edge.plugin.v1.SpanRequest
+	16, // 15: edge.plugin.v1.Store.ReadInit:input_type -> edge.plugin.v1.ReadInitRequest
+	17, // 16: edge.plugin.v1.Store.ReadSegment:input_type -> edge.plugin.v1.ReadSegmentRequest
+	0,  // 17: edge.plugin.v1.Store.Streams:input_type -> edge.plugin.v1.Empty
+	7,  // 18: edge.plugin.v1.Ingest.Capture:output_type -> edge.plugin.v1.Event
+	0,  // 19: edge.plugin.v1.Store.OpenStream:output_type -> edge.plugin.v1.Empty
+	0,  // 20: edge.plugin.v1.Store.WriteInit:output_type -> edge.plugin.v1.Empty
+	11, // 21: edge.plugin.v1.Store.WriteSegment:output_type -> edge.plugin.v1.SegmentInfo
+	14, // 22: edge.plugin.v1.Store.Ranges:output_type -> edge.plugin.v1.RangesResponse
+	15, // 23: edge.plugin.v1.Store.Segments:output_type -> edge.plugin.v1.SegmentsResponse
+	4,  // 24: edge.plugin.v1.Store.ReadInit:output_type -> edge.plugin.v1.Init
+	18, // 25: edge.plugin.v1.Store.ReadSegment:output_type -> edge.plugin.v1.ReadSegmentResponse
+	19, // 26: edge.plugin.v1.Store.Streams:output_type -> edge.plugin.v1.StreamsResponse
+	18, // [18:27] is the sub-list for method output_type
+	9,  // [9:18] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_edge_proto_init() }
@@ -1262,7 +1389,11 @@ func file_edge_proto_init() {
 	if File_edge_proto != nil {
 		return
 	}
-	file_edge_proto_msgTypes[5].OneofWrappers = []any{
+	file_edge_proto_msgTypes[1].OneofWrappers = []any{
+		(*CaptureControl_Start)(nil),
+		(*CaptureControl_Stop)(nil),
+	}
+	file_edge_proto_msgTypes[7].OneofWrappers = []any{
 		(*Event_Init)(nil),
 		(*Event_Segment)(nil),
 	}
@@ -1272,7 +1403,7 @@ func file_edge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_edge_proto_rawDesc), len(file_edge_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -32,8 +32,11 @@ const (
 // Ingest is served by ingest plugins (udp, m4f, third-party).
 type IngestClient interface {
 	// Capture captures one input and streams its init and media segments
-	// until the host cancels the call or the source fails for good.
-	Capture(ctx context.Context, in *CaptureRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
+	// until the source fails for good or the host stops it. The host's first
+	// message is `start`; a later `stop` (or the host closing its side) asks
+	// the plugin to flush its open segment, send it, and end the call, so a
+	// graceful stop loses nothing. Cancelling the call is the hard stop.
+	Capture(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[CaptureControl, Event], error)
 }
 
 type ingestClient struct {
@@ -44,24 +47,18 @@ func NewIngestClient(cc grpc.ClientConnInterface) IngestClient {
 	return &ingestClient{cc}
 }
 
-func (c *ingestClient) Capture(ctx context.Context, in *CaptureRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error) {
+func (c *ingestClient) Capture(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[CaptureControl, Event], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Ingest_ServiceDesc.Streams[0], Ingest_Capture_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[CaptureRequest, Event]{ClientStream: stream}
-	if err := x.ClientStream.SendMsg(in); err != nil {
-		return nil, err
-	}
-	if err := x.ClientStream.CloseSend(); err != nil {
-		return nil, err
-	}
+	x := &grpc.GenericClientStream[CaptureControl, Event]{ClientStream: stream}
 	return x, nil
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Ingest_CaptureClient = grpc.ServerStreamingClient[Event]
+type Ingest_CaptureClient = grpc.BidiStreamingClient[CaptureControl, Event]
 
 // IngestServer is the server API for Ingest service.
 // All implementations must embed UnimplementedIngestServer
@@ -70,8 +67,11 @@ type Ingest_CaptureClient = grpc.ServerStreamingClient[Event]
 // Ingest is served by ingest plugins (udp, m4f, third-party).
 type IngestServer interface {
 	// Capture captures one input and streams its init and media segments
-	// until the host cancels the call or the source fails for good.
-	Capture(*CaptureRequest, grpc.ServerStreamingServer[Event]) error
+	// until the source fails for good or the host stops it. The host's first
+	// message is `start`; a later `stop` (or the host closing its side) asks
+	// the plugin to flush its open segment, send it, and end the call, so a
+	// graceful stop loses nothing. Cancelling the call is the hard stop.
+	Capture(grpc.BidiStreamingServer[CaptureControl, Event]) error
 	mustEmbedUnimplementedIngestServer()
 }
 
@@ -82,7 +82,7 @@ type IngestServer interface {
 // pointer dereference when methods are called.
 type UnimplementedIngestServer struct{}
 
-func (UnimplementedIngestServer) Capture(*CaptureRequest, grpc.ServerStreamingServer[Event]) error {
+func (UnimplementedIngestServer) Capture(grpc.BidiStreamingServer[CaptureControl, Event]) error {
 	return status.Error(codes.Unimplemented, "method Capture not implemented")
 }
 func (UnimplementedIngestServer) mustEmbedUnimplementedIngestServer() {}
@@ -107,15 +107,11 @@ func RegisterIngestServer(s grpc.ServiceRegistrar, srv IngestServer) {
 }
 
 func _Ingest_Capture_Handler(srv interface{}, stream grpc.ServerStream) error {
-	m := new(CaptureRequest)
-	if err := stream.RecvMsg(m); err != nil {
-		return err
-	}
-	return srv.(IngestServer).Capture(m, &grpc.GenericServerStream[CaptureRequest, Event]{ServerStream: stream})
+	return srv.(IngestServer).Capture(&grpc.GenericServerStream[CaptureControl, Event]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Ingest_CaptureServer = grpc.ServerStreamingServer[Event]
+type Ingest_CaptureServer = grpc.BidiStreamingServer[CaptureControl, Event]
 
 // Ingest_ServiceDesc is the grpc.ServiceDesc for Ingest service.
 // It's only intended for direct use with grpc.RegisterService,
@@ -129,6 +125,7 @@ var Ingest_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Capture",
 			Handler:       _Ingest_Capture_Handler,
 			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "edge.proto",
