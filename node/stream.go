@@ -29,9 +29,9 @@ type input struct {
 	cancel context.CancelFunc // non-nil while its capture runs
 	done   chan struct{}      // closed when its capture goroutine ends
 
-	init     *media.Init // latest init this input announced
-	lastSeg  time.Time   // wall time its last segment arrived
-	stats    media.Stats // latest counters from the plugin
+	init    *media.Init // latest init this input announced
+	lastSeg time.Time   // wall time its last segment arrived
+	stats   media.Stats // latest counters from the plugin
 }
 
 // inputEvent is an ingest event tagged with the input it came from.

@@ -25,7 +25,9 @@ func (a *sliceArchive) Segments(_ context.Context, from, to int64) ([]sdk.Segmen
 func (a *sliceArchive) ReadInit(context.Context, string) (media.Init, error) {
 	return media.Init{}, sdk.ErrNotFound
 }
-func (a *sliceArchive) ReadSegment(context.Context, int64) ([]byte, error) { return nil, sdk.ErrNotFound }
+func (a *sliceArchive) ReadSegment(context.Context, int64) ([]byte, error) {
+	return nil, sdk.ErrNotFound
+}
 
 // BenchmarkArchivePlaylist24h builds the VOD playlist of 24 h of 3 s
 // segments (28,800 entries): timeline merge and playlist text.

@@ -122,8 +122,8 @@ type exportBody struct {
 	off, n int64
 	shift  map[uint32]uint64
 	read   func(ctx context.Context, p part) ([]byte, error) // fetches a part without data
-	conn   net.Conn                                         // its write deadline is pushed forward per part
-	idle   time.Duration                                    // write deadline per part
+	conn   net.Conn                                          // its write deadline is pushed forward per part
+	idle   time.Duration                                     // write deadline per part
 	buf    []byte
 	pr     *io.PipeReader
 }

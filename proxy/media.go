@@ -9,7 +9,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/edgedvr/edge/cache")
+	"github.com/edgedvr/edge/cache"
+)
 
 // initBytes finds an init segment: the live window, then the server's
 // small init cache, then the archive.

@@ -225,8 +225,8 @@ func TestByteRanges(t *testing.T) {
 	w := newWorld(t)
 	urls := []string{
 		fmt.Sprintf("%s/cam/archive-%d-20.mp4", w.url, w.from),
-		fmt.Sprintf("%s/cam/s-%d.m4s", w.url, w.baseMs+2*testSegMs),                   // archive file: sendfile
-		fmt.Sprintf("%s/cam/s-%d.m4s", w.url, w.baseMs+(worldSegs-1)*testSegMs),       // live window
+		fmt.Sprintf("%s/cam/s-%d.m4s", w.url, w.baseMs+2*testSegMs),             // archive file: sendfile
+		fmt.Sprintf("%s/cam/s-%d.m4s", w.url, w.baseMs+(worldSegs-1)*testSegMs), // live window
 		fmt.Sprintf("%s/cam/init-%s.mp4", w.url, w.m.mediaInit().Hash),
 	}
 	for _, url := range urls {

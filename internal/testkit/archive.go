@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/edgedvr/edge/plugins/dvrstore"
 	"github.com/edgedvr/edge/sdk"

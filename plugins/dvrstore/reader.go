@@ -19,13 +19,18 @@ import (
 
 // info turns an entry into the public description with its absolute path.
 func (st *stream) info(e segEntry) sdk.SegmentInfo {
+	return infoIn(hourDir(st.dir, hourOf(e.start)), e)
+}
+
+// infoIn is info for a segment of the hour directory dir.
+func infoIn(dir string, e segEntry) sdk.SegmentInfo {
 	return sdk.SegmentInfo{
 		Start:    e.start,
 		Duration: e.dur,
 		Size:     e.size,
 		InitHash: e.hash,
 		Checksum: hex32(e.sum),
-		Path:     segmentPath(st.dir, e.start, e.dur, e.hash),
+		Path:     filepath.Join(dir, segmentName(e.start, e.dur, e.hash)),
 	}
 }
 
@@ -86,9 +91,10 @@ func (st *stream) segments(from, to int64) ([]sdk.SegmentInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dvrstore: segments of stream %q: %w", st.name, err)
 		}
+		dir := hourDir(st.dir, h.key)
 		j := sort.Search(len(segs), func(j int) bool { return segs[j].start >= from })
 		for ; j < len(segs) && segs[j].start < to; j++ {
-			out = append(out, st.info(segs[j]))
+			out = append(out, infoIn(dir, segs[j]))
 		}
 	}
 	return out, nil

@@ -94,6 +94,12 @@ func pesTime(b []byte) int64 {
 	return int64(b[0]>>1&7)<<30 | int64(b[1])<<22 | int64(b[2]>>1)<<15 | int64(b[3])<<7 | int64(b[4]>>1)
 }
 
+// syncAt reports whether a TS packet starts at buf[i]: a sync byte there and
+// at the next packet, if buf holds it.
+func syncAt(buf []byte, i int) bool {
+	return buf[i] == 0x47 && (i+tsPacket >= len(buf) || buf[i+tsPacket] == 0x47)
+}
+
 // findClock picks the clock of a TS stream from its first bytes: the first
 // PID that carries a PCR, else the first PID whose PES packets carry a PTS.
 func findClock(r io.Reader) (clock, error) {
@@ -103,11 +109,11 @@ func findClock(r io.Reader) (clock, error) {
 	}
 	ptsPID := -1
 	for i := 0; i+tsPacket <= len(buf); {
-		p := buf[i : i+tsPacket]
-		if p[0] != 0x47 {
+		if !syncAt(buf, i) {
 			i++
 			continue
 		}
+		p := buf[i : i+tsPacket]
 		pid := int(p[1]&0x1f)<<8 | int(p[2])
 		if _, ok := packetPCR(p); ok {
 			return clock{pid: pid, pcr: true}, nil
@@ -197,7 +203,7 @@ loop:
 			chunk := buf[:n]
 			due, timed := time.Duration(0), false
 			for i := 0; i+tsPacket <= len(chunk); {
-				if chunk[i] != 0x47 {
+				if !syncAt(chunk, i) {
 					i++
 					continue
 				}
