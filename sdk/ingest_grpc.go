@@ -42,6 +42,8 @@ func (c *IngestClient) Capture(ctx context.Context, req CaptureRequest, emit fun
 			Stream:            req.Stream,
 			Url:               req.URL,
 			SegmentDurationNs: int64(req.SegmentDuration),
+			Node:              req.Node,
+			Key:               req.Key,
 		}}})
 	}
 	if err != nil {
@@ -150,6 +152,8 @@ func (s *ingestServer) Capture(stream pb.Ingest_CaptureServer) error {
 		Stream:          req.Stream,
 		URL:             req.Url,
 		SegmentDuration: time.Duration(req.SegmentDurationNs),
+		Node:            req.Node,
+		Key:             req.Key,
 	}, emit)
 	mu.Lock()
 	defer mu.Unlock()

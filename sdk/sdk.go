@@ -31,6 +31,13 @@ type CaptureRequest struct {
 	URL string
 	// SegmentDuration is the target segment length.
 	SegmentDuration time.Duration
+	// Node is the capturing node's name; inputs that call other nodes
+	// (m4f://) sign their requests as this node.
+	Node string
+	// Key is the cluster key that signs this input's requests to other
+	// nodes (the input's own key, its source's, or the global cluster_key).
+	// It is a secret: never log it, never send it.
+	Key string
 }
 
 // IngestStats are counters an ingest plugin reports with its events. They

@@ -183,6 +183,8 @@ type CaptureRequest struct {
 	Stream            string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
 	Url               string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
 	SegmentDurationNs int64                  `protobuf:"varint,3,opt,name=segment_duration_ns,json=segmentDurationNs,proto3" json:"segment_duration_ns,omitempty"`
+	Node              string                 `protobuf:"bytes,4,opt,name=node,proto3" json:"node,omitempty"` // the capturing node's name, for signed node-to-node calls
+	Key               string                 `protobuf:"bytes,5,opt,name=key,proto3" json:"key,omitempty"`   // the cluster key for this input; a secret, never logged
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -236,6 +238,20 @@ func (x *CaptureRequest) GetSegmentDurationNs() int64 {
 		return x.SegmentDurationNs
 	}
 	return 0
+}
+
+func (x *CaptureRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *CaptureRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
 }
 
 type Init struct {
@@ -1232,11 +1248,13 @@ const file_edge_proto_rawDesc = "" +
 	"\x05start\x18\x01 \x01(\v2\x1e.edge.plugin.v1.CaptureRequestH\x00R\x05start\x121\n" +
 	"\x04stop\x18\x02 \x01(\v2\x1b.edge.plugin.v1.StopCaptureH\x00R\x04stopB\x06\n" +
 	"\x04kind\"\r\n" +
-	"\vStopCapture\"j\n" +
+	"\vStopCapture\"\x90\x01\n" +
 	"\x0eCaptureRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12.\n" +
-	"\x13segment_duration_ns\x18\x03 \x01(\x03R\x11segmentDurationNs\"t\n" +
+	"\x13segment_duration_ns\x18\x03 \x01(\x03R\x11segmentDurationNs\x12\x12\n" +
+	"\x04node\x18\x04 \x01(\tR\x04node\x12\x10\n" +
+	"\x03key\x18\x05 \x01(\tR\x03key\"t\n" +
 	"\x04Init\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x16\n" +
