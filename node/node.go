@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,15 +35,25 @@ type Config struct {
 	// LiveWindow is how many segments each stream keeps in memory for live
 	// viewers. By default, 20.
 	LiveWindow int
+	// ListSource lists the streams of a [[node.source]]; nil disables
+	// source blocks.
+	ListSource SourceLister
+	// IdleTimeout is how long an on-demand stream (restreamed from a source
+	// without a DVR) keeps pulling after its last viewer. By default, DefaultIdleTimeout.
+	IdleTimeout time.Duration
 }
 
 // Node is one running node of a topology.
 type Node struct {
 	cfg     Config
 	log     *slog.Logger
+	sources []*source
+
+	mu      sync.RWMutex
 	streams map[string]*Stream
 	names   []string
 
+	ctx    context.Context // the run context, set by Start
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 }
@@ -51,20 +63,44 @@ func New(cfg Config) (*Node, error) {
 	if cfg.LiveWindow <= 0 {
 		cfg.LiveWindow = 20
 	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
 	n := &Node{cfg: cfg, log: cfg.Logger, streams: make(map[string]*Stream)}
 	for _, sc := range cfg.Node.Streams {
-		s, err := n.newStream(sc)
+		s, err := n.newStream(sc, cfg.Topology.ClusterKey)
 		if err != nil {
 			return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
 		}
 		n.streams[sc.Name] = s
-		n.names = append(n.names, sc.Name)
 	}
-	sort.Strings(n.names)
+	n.names = sortedKeys(n.streams)
+	for _, sc := range cfg.Node.Sources {
+		in, err := cfg.Topology.SourceInput(sc.URL)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", sc.URL, err)
+		}
+		key := sc.Key
+		if key == "" {
+			key = cfg.Topology.ClusterKey
+		}
+		n.sources = append(n.sources, &source{cfg: sc, addr: in.Addr(), key: key, owned: map[string]bool{}})
+	}
 	return n, nil
 }
 
-func (n *Node) newStream(sc *config.Stream) (*Stream, error) {
+func sortedKeys(m map[string]*Stream) []string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// newStream builds a stream; key signs its m4f:// inputs unless an input
+// names its own.
+func (n *Node) newStream(sc *config.Stream, key string) (*Stream, error) {
 	log := n.log.With("stream", sc.Name)
 	s := &Stream{
 		name:    sc.Name,
@@ -72,6 +108,8 @@ func (n *Node) newStream(sc *config.Stream) (*Stream, error) {
 		log:     log,
 		metrics: n.cfg.Metrics,
 		live:    cache.NewLive(n.cfg.LiveWindow),
+		node:    n.cfg.Node.Name,
+		idle:    n.cfg.IdleTimeout,
 		timeout: time.Duration(sc.SourceTimeout),
 		segDur:  time.Duration(sc.SegmentDuration),
 		events:  make(chan inputEvent, 64),
@@ -84,14 +122,18 @@ func (n *Node) newStream(sc *config.Stream) (*Stream, error) {
 		s.segDur = 3 * time.Second
 	}
 	for i, raw := range sc.Inputs {
-		scheme, target, err := n.resolveInput(raw)
+		scheme, target, inKey, err := n.resolveInput(raw)
 		if err != nil {
 			return nil, err
 		}
+		if inKey == "" {
+			inKey = key
+		}
 		s.inputs = append(s.inputs, &input{
 			index:  i,
-			url:    raw,
+			url:    redactKey(raw),
 			target: target,
+			key:    inKey,
 			ingest: func(ctx context.Context) (sdk.Ingest, error) { return n.cfg.Plugins.Ingest(ctx, scheme) },
 		})
 	}
@@ -104,17 +146,45 @@ func (n *Node) newStream(sc *config.Stream) (*Stream, error) {
 	return s, nil
 }
 
-// resolveInput returns an input's scheme and the URL handed to the plugin:
-// relative file:// paths are resolved against the topology file's directory.
-func (n *Node) resolveInput(raw string) (scheme, target string, err error) {
+// resolveInput returns an input's scheme, the URL handed to the plugin and
+// the input's own key: relative file:// paths are resolved against the
+// topology file's directory, m4f:// node names become host:port, and a key
+// in the URL is taken out of it (keys travel separately and are never
+// logged).
+func (n *Node) resolveInput(raw string) (scheme, target, key string, err error) {
 	in, err := n.cfg.Topology.Input(raw)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	if in.Scheme == "file" {
-		return in.Scheme, "file://" + in.Path, nil
+	switch in.Scheme {
+	case config.SchemeFile:
+		return in.Scheme, "file://" + in.Path, "", nil
+	case config.SchemeM4F:
+		q := url.Values{}
+		if in.RemoteDVR != "" {
+			q.Set("remote_dvr", in.RemoteDVR)
+		}
+		t := "m4f://" + in.Addr() + "/" + in.Stream
+		if len(q) > 0 {
+			t += "?" + q.Encode()
+		}
+		return in.Scheme, t, in.Key, nil
 	}
-	return in.Scheme, raw, nil
+	return in.Scheme, raw, "", nil
+}
+
+// redactKey hides a key= query parameter of an input URL, for logs and the API.
+func redactKey(raw string) string {
+	base, query, ok := strings.Cut(raw, "?")
+	if !ok {
+		return raw
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil || !q.Has("key") {
+		return raw
+	}
+	q.Set("key", "REDACTED")
+	return base + "?" + q.Encode()
 }
 
 // OpenArchives tells the store about every stream that records. It runs at
@@ -128,52 +198,116 @@ func (n *Node) OpenArchives(ctx context.Context) error {
 }
 
 func (n *Node) openArchives(ctx context.Context, st sdk.Store) error {
-	for _, name := range n.names {
-		s := n.streams[name]
-		if s.cfg.DVR == nil {
+	for _, s := range n.all() {
+		if s.rec == nil {
 			continue
 		}
-		d := s.cfg.DVR
-		err := st.OpenStream(ctx, sdk.StreamConfig{
-			Stream:  name,
-			Root:    d.Root,
-			Depth:   time.Duration(d.Depth),
-			MaxSize: int64(d.MaxSize),
-		})
-		if err != nil {
-			return fmt.Errorf("open archive of %s: %w", name, err)
+		if err := n.openArchive(ctx, st, s); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// HasArchive reports whether any stream of the node records.
+func (n *Node) openArchive(ctx context.Context, st sdk.Store, s *Stream) error {
+	d := s.cfg.DVR
+	err := st.OpenStream(ctx, sdk.StreamConfig{
+		Stream:  s.name,
+		Root:    n.cfg.Topology.ResolvePath(d.Root),
+		Depth:   time.Duration(d.Depth),
+		MaxSize: int64(d.MaxSize),
+	})
+	if err != nil {
+		return fmt.Errorf("open archive of %s: %w", s.name, err)
+	}
+	return nil
+}
+
+// all returns the node's streams in name order.
+func (n *Node) all() []*Stream {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make([]*Stream, 0, len(n.names))
+	for _, name := range n.names {
+		out = append(out, n.streams[name])
+	}
+	return out
+}
+
+// HasArchive reports whether any stream of the node records (or may, through a source with a DVR).
 func (n *Node) HasArchive() bool {
-	for _, s := range n.streams {
+	for _, s := range n.all() {
 		if s.rec != nil {
+			return true
+		}
+	}
+	for _, src := range n.sources {
+		if src.cfg.DVR != nil {
 			return true
 		}
 	}
 	return false
 }
 
-// Start runs every stream until Stop.
+// Start runs every stream until Stop, and follows the node's sources.
 func (n *Node) Start(ctx context.Context) {
-	ctx, n.cancel = context.WithCancel(ctx)
-	for _, name := range n.names {
-		s := n.streams[name]
-		if s.rec != nil {
-			go s.rec.run(context.WithoutCancel(ctx))
+	n.ctx, n.cancel = context.WithCancel(ctx)
+	for _, s := range n.all() {
+		if s.onDemand {
+			continue
 		}
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			s.run(ctx)
-			if s.rec != nil {
-				s.rec.close()
-			}
-		}()
-		n.log.Info("stream started", "stream", name, "inputs", s.cfg.Inputs, "dvr", s.rec != nil)
+		n.startStream(s)
+		n.log.Info("stream started", "stream", s.name, "inputs", s.cfg.Inputs, "dvr", s.rec != nil)
+	}
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.pollSources(n.ctx) }()
+}
+
+// startStream runs s if it is not running, and its recorder once.
+func (n *Node) startStream(s *Stream) {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if s.running || n.ctx == nil || n.ctx.Err() != nil {
+		return
+	}
+	if s.rec != nil && !s.recStarted {
+		s.recStarted = true
+		go s.rec.run(context.WithoutCancel(n.ctx))
+	}
+	ctx, cancel := context.WithCancel(n.ctx)
+	s.running, s.stopRun, s.runDone = true, cancel, make(chan struct{})
+	done := s.runDone
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer close(done)
+		s.run(ctx)
+		s.runMu.Lock()
+		s.running = false
+		s.runMu.Unlock()
+		cancel()
+	}()
+}
+
+// removeStream stops a stream and forgets it.
+func (n *Node) removeStream(name string) {
+	n.mu.Lock()
+	s, ok := n.streams[name]
+	delete(n.streams, name)
+	n.names = sortedKeys(n.streams)
+	n.mu.Unlock()
+	if !ok {
+		return
+	}
+	s.runMu.Lock()
+	stop, done := s.stopRun, s.runDone
+	s.runMu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	if s.rec != nil && s.recStarted {
+		s.rec.close()
 	}
 }
 
@@ -187,8 +321,9 @@ func (n *Node) Stop(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		n.wg.Wait()
-		for _, s := range n.streams {
-			if s.rec != nil {
+		for _, s := range n.all() {
+			if s.rec != nil && s.recStarted {
+				s.rec.close()
 				<-s.rec.done
 			}
 		}
@@ -204,9 +339,24 @@ func (n *Node) Stop(ctx context.Context) error {
 
 // Stream returns the named stream.
 func (n *Node) Stream(name string) (*Stream, bool) {
+	n.mu.RLock()
 	s, ok := n.streams[name]
+	n.mu.RUnlock()
 	return s, ok
 }
 
+// Watch marks a viewer on s: an on-demand stream starts pulling (if it is
+// not) and keeps pulling until IdleTimeout after the last call.
+func (n *Node) Watch(s *Stream) {
+	s.lastAccess.Store(time.Now().UnixNano())
+	if s.onDemand {
+		n.startStream(s)
+	}
+}
+
 // StreamNames lists the node's streams in order.
-func (n *Node) StreamNames() []string { return n.names }
+func (n *Node) StreamNames() []string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.names
+}

@@ -22,8 +22,9 @@ const captureRetry = 500 * time.Millisecond
 // input is one entry of a stream's inputs, in priority order.
 type input struct {
 	index  int
-	url    string // as written in the topology
-	target string // what the plugin is given (file paths resolved)
+	url    string // as written in the topology, key redacted
+	target string // what the plugin is given (file paths resolved, no key)
+	key    string // signs m4f:// requests; never logged
 	ingest func(ctx context.Context) (sdk.Ingest, error)
 
 	cancel context.CancelFunc // non-nil while its capture runs
@@ -45,6 +46,7 @@ type inputEvent struct {
 // archive.
 type Stream struct {
 	name    string
+	node    string // this node's name
 	cfg     *config.Stream
 	log     *slog.Logger
 	metrics *Metrics
@@ -66,6 +68,18 @@ type Stream struct {
 	lastSeg  time.Time
 
 	dropped atomic.Uint64 // segments dropped because they overlapped
+
+	// On demand: a stream restreamed from a source without a DVR runs
+	// only while watched, and stops idle after its last viewer.
+	onDemand   bool
+	idle       time.Duration
+	lastAccess atomic.Int64 // unix ns of the last Watch
+
+	runMu      sync.Mutex // guards the run state below
+	running    bool
+	stopRun    context.CancelFunc
+	runDone    chan struct{}
+	recStarted bool
 }
 
 // run is the stream's single event loop: every decision about inputs and
@@ -76,6 +90,9 @@ func (s *Stream) run(ctx context.Context) {
 	s.since = time.Now()
 	s.mu.Unlock()
 	s.startInput(ctx, 0)
+	if s.onDemand {
+		s.log.Info("on-demand stream pulling")
+	}
 
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -87,6 +104,11 @@ func (s *Stream) run(ctx context.Context) {
 		case ie := <-s.events:
 			s.handle(ctx, ie)
 		case now := <-tick.C:
+			if s.onDemand && now.Sub(time.Unix(0, s.lastAccess.Load())) > s.idle {
+				s.log.Info("on-demand stream idle, released", "idle_timeout", s.idle)
+				s.drain()
+				return
+			}
 			s.checkTimeout(ctx, now)
 		}
 	}
@@ -101,6 +123,7 @@ func (s *Stream) drain() {
 			continue
 		}
 		in.cancel()
+		in.cancel = nil
 		wg.Add(1)
 		go func(done chan struct{}) { <-done; wg.Done() }(in.done)
 	}
@@ -250,7 +273,7 @@ func (s *Stream) stopInput(in *input) {
 // the plugin fails or restarts.
 func (s *Stream) capture(ctx context.Context, in *input) {
 	defer close(in.done)
-	req := sdk.CaptureRequest{Stream: s.name, URL: in.target, SegmentDuration: s.segDur}
+	req := sdk.CaptureRequest{Stream: s.name, URL: in.target, SegmentDuration: s.segDur, Node: s.node, Key: in.key}
 	emit := func(ev sdk.Event) error {
 		select {
 		case s.events <- inputEvent{input: in.index, ev: ev}:

@@ -25,18 +25,23 @@ func (b backend) Stream(name string) (proxy.Stream, bool) {
 	if !ok {
 		return nil, false
 	}
-	return stream{s: s, store: b.store}, true
+	return stream{n: b.n, s: s, store: b.store}, true
 }
 
 func (b backend) StreamNames() []string { return b.n.StreamNames() }
 
 type stream struct {
+	n     *node.Node
 	s     *node.Stream
 	store func(ctx context.Context) (sdk.Store, error)
 }
 
 func (s stream) Name() string      { return s.s.Name() }
-func (s stream) Live() *cache.Live { return s.s.Live() }
+// Live counts as watching: an on-demand stream starts pulling.
+func (s stream) Live() *cache.Live {
+	s.n.Watch(s.s)
+	return s.s.Live()
+}
 
 func (s stream) Archive() proxy.Archive {
 	if !s.s.Records() {
