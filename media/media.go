@@ -1,4 +1,28 @@
 // Package media holds the media model: init segments, fMP4 media segments, MPEG-TS demux and the keyframe segmenter.
+//
+// A stream is one [Init] (ftyp+moov describing every track: H.264 or H.265
+// video, AAC audio) and a sequence of [Segment] values, each one moof+mdat
+// holding all tracks and starting on a video keyframe. Segments are named by
+// their UTC start in milliseconds and refer to their init by content hash
+// ([InitHash]); [Checksum] names their bytes.
+//
+// [Segmenter] makes them from MPEG-TS: it finds packet sync itself (bytes may
+// come in any alignment, garbage is skipped and counted), demuxes with
+// go-astits (PAT, PMT and PES), takes the first program or the configured
+// one, and cuts a segment at the first keyframe at or after the target
+// duration (audio-only streams: on an audio frame boundary).
+//
+// Timing: the first keyframe is anchored to the wall clock; every later frame
+// is placed at anchor + (DTS - anchor DTS), with 33-bit wraps unwrapped. The
+// fMP4 decode times (tfdt, version 1) are that UTC time in the track's
+// timescale: 90 kHz for video (tfdt = UTC ms * 90) and the sample rate for
+// AAC (tfdt = UTC ms * rate / 1000, then counted in samples), so all the
+// segments of a stream, whatever input made them, lie on one UTC timeline and
+// players see gaps as gaps. A timestamp jump (backwards, or more than 2 s
+// forwards in both tracks) re-anchors so UTC continues from the last frame,
+// and cuts a segment; Reanchor re-anchors the next keyframe to the wall
+// clock, never before the end of what was emitted. Segment starts of one
+// Segmenter strictly increase.
 package media
 
 import (

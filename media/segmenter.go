@@ -57,6 +57,9 @@ const (
 	// demuxBatch is how many TS packets are buffered before demuxing: about
 	// 12 ms at 4 Mbit/s.
 	demuxBatch = 32
+	// maxSegBytes bounds the video bytes one segment may hold while it waits
+	// for a keyframe.
+	maxSegBytes = 64 << 20
 	// writeChunk bounds the bytes taken from one Write at a time.
 	writeChunk = 64 << 10
 	// defaultFrame90 is the video frame duration assumed before one is known.
@@ -153,6 +156,7 @@ type Segmenter struct {
 
 	// timeline
 	target90  int64
+	maxSeg90  int64 // longest a segment may grow waiting for a keyframe
 	anchored  bool
 	cur, prev anchor
 	lastEnd90 int64 // end of the last emitted segment
@@ -215,6 +219,7 @@ func NewSegmenter(cfg SegmenterConfig) *Segmenter {
 		videoPID: -1,
 		audioPID: -1,
 		target90: cfg.TargetDuration.Microseconds() * 9 / 100,
+		maxSeg90: max(cfg.TargetDuration.Microseconds()*9/100*8, 30*90000),
 		lastVDur: defaultFrame90,
 	}
 	s.dmx = astits.NewDemuxer(context.Background(), &s.rd,
@@ -224,7 +229,9 @@ func NewSegmenter(cfg SegmenterConfig) *Segmenter {
 }
 
 // Write feeds TS bytes in any alignment. Garbage is skipped and counted; it
-// returns an error only for misuse, never for bad input.
+// returns an error only for misuse, never for bad input. Packets are demuxed
+// in batches of a few dozen (about 12 ms at 4 Mbit/s); Flush takes the rest.
+// OnInit and OnSegment are called from inside Write, Flush and Reanchor.
 func (s *Segmenter) Write(p []byte) (int, error) {
 	if s == nil || s.dmx == nil {
 		return 0, errors.New("media: write to a segmenter not made by NewSegmenter")
@@ -554,6 +561,11 @@ func (s *Segmenter) onVideo(pts, dts int64, data []byte) {
 		if key && (s.forceCut || s.cutAtKey || g.vp != s.vp || t-g.start90 >= s.target90) {
 			cut = t/90 > g.start90/90
 		} else if s.forceCut {
+			cut = true
+		} else if t-g.start90 >= s.maxSeg90 || len(g.vdata) >= maxSegBytes {
+			// No keyframe for far too long: end the segment here and wait
+			// for one rather than hold the stream in memory.
+			s.log.Warn("no keyframe, segment cut", "held_ms", (t-g.start90)/90, "bytes", len(g.vdata))
 			cut = true
 		}
 		if cut {

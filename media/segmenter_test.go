@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -331,6 +332,27 @@ func TestSegmenterH264AAC(t *testing.T) {
 	}
 }
 
+func TestSegmenterBFrames(t *testing.T) {
+	ts := genTS(t, "bframes.ts", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-t", "7", "-c:v", "libx264", "-preset", "veryfast", "-bf", "3", "-g", "50", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-f", "mpegts")
+	r := feed(t, SegmenterConfig{}, 12, ts)
+	checkStarts(t, r.segs, 0)
+	checkStream(t, r, "h264", 640, 360, 7)
+	var cto bool
+	for _, sg := range r.segs {
+		f, err := mp4.DecodeFile(bytes.NewReader(sg.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, smp := range f.Segments[0].Fragments[0].Moof.Trafs[0].Trun.Samples {
+			cto = cto || smp.CompositionTimeOffset > 0
+		}
+	}
+	if !cto {
+		t.Error("no composition time offsets in a stream with B-frames")
+	}
+}
+
 func TestSegmenterH265(t *testing.T) {
 	ts := genTS(t, "hevc.ts", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-t", "7", "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=50:min-keyint=50:scenecut=0:log-level=error",
@@ -507,6 +529,14 @@ func TestSegmenterBadInput(t *testing.T) {
 			lossy = append(lossy, good[i:i+188]...)
 		}
 	}
+	// A discontinuity_indicator on every packet that starts a payload unit
+	// and has an adaptation field (as a splicer would set it).
+	flagged := bytes.Clone(good)
+	for i := 0; i+188 <= len(flagged); i += 188 {
+		if flagged[i+1]&0x40 != 0 && flagged[i+3]&0x20 != 0 && flagged[i+4] > 0 {
+			flagged[i+5] |= 0x80
+		}
+	}
 	mp2 := genTS(t, "mp2.ts", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine", "-t", "3",
 		"-c:v", "mpeg2video", "-c:a", "mp2", "-f", "mpegts")
 	tests := []struct {
@@ -537,6 +567,12 @@ func TestSegmenterBadInput(t *testing.T) {
 			}
 			checkStarts(t, r.segs, 2000)
 		}},
+		{"discontinuity indicators", [][]byte{flagged}, func(t *testing.T, r result) {
+			if r.stats.CCErrors == 0 || len(r.segs) < 3 {
+				t.Errorf("stats %+v, %d segments", r.stats, len(r.segs))
+			}
+			checkStarts(t, r.segs, 0)
+		}},
 		{"unsupported codecs", [][]byte{mp2}, func(t *testing.T, r result) {
 			if r.stats.Unsupported != 1 || len(r.segs) != 0 || len(r.inits) != 0 || r.stats.Packets == 0 {
 				t.Errorf("stats %+v, %d segments", r.stats, len(r.segs))
@@ -547,6 +583,39 @@ func TestSegmenterBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.check(t, feed(t, SegmenterConfig{}, uint64(100+i), tc.input...))
 		})
+	}
+}
+
+// TestSegmenterVideoGap drops 3 s of video packets while the audio goes on:
+// that is a gap in one track, not a timestamp jump, and the tracks stay
+// aligned.
+func TestSegmenterVideoGap(t *testing.T) {
+	ts := genTS(t, "av.ts", avArgs(12)...)
+	const videoPID = 0x100 // ffmpeg's first elementary stream
+	var cut []byte
+	npk := len(ts) / 188
+	for i := 0; i < npk; i++ {
+		p := ts[i*188 : i*188+188]
+		pid := int(p[1]&0x1f)<<8 | int(p[2])
+		if pid == videoPID && i > npk*4/12 && i < npk*7/12 {
+			continue
+		}
+		cut = append(cut, p...)
+	}
+	r := feed(t, SegmenterConfig{}, 11, cut)
+	if r.stats.Discontinuities != 0 {
+		t.Errorf("a video gap re-anchored the timeline: %+v", r.stats)
+	}
+	checkStarts(t, r.segs, 4000)
+	for i, sg := range r.segs {
+		fi := parseFrag(t, sg.Data)
+		vms, ams := int64(fi.tracks[1]/90), int64(fi.tracks[2]*1000/48000)
+		if ams < vms-50 || ams > vms+50 {
+			t.Errorf("segment %d: video at %d ms, audio at %d ms", i, vms, ams)
+		}
+	}
+	if last := r.segs[len(r.segs)-1]; last.End()-r.segs[0].Start < 11000 {
+		t.Errorf("output spans %d ms, want about 12000", last.End()-r.segs[0].Start)
 	}
 }
 
@@ -581,6 +650,8 @@ func BenchmarkSegmenter(b *testing.B) {
 	const streamSec = 20.0
 	b.SetBytes(int64(len(ts)))
 	b.ReportAllocs()
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.DiscardHandler)) // each pass logs a jump
 	// One long-lived segmenter, as in production: the file is fed again and
 	// again (each pass is a timestamp jump), in UDP-sized chunks.
 	var segs int

@@ -51,6 +51,7 @@ func appendPlaylist(buf []byte, kind playlistKind, seq, discSeq int64, es []entr
 		buf = append(buf, "#EXT-X-PLAYLIST-TYPE:EVENT\n"...)
 	}
 	curInit := ""
+	var pdt pdtFormatter
 	for i := range es {
 		e := &es[i]
 		if i > 0 && e.disc {
@@ -63,7 +64,7 @@ func appendPlaylist(buf []byte, kind playlistKind, seq, discSeq int64, es []entr
 			buf = append(buf, ".mp4\"\n"...)
 		}
 		buf = append(buf, "#EXT-X-PROGRAM-DATE-TIME:"...)
-		buf = time.UnixMilli(e.start).UTC().AppendFormat(buf, "2006-01-02T15:04:05.000Z")
+		buf = pdt.append(buf, e.start)
 		buf = append(buf, "\n#EXTINF:"...)
 		buf = appendMillis(buf, e.dur)
 		buf = append(buf, ",\ns-"...)
@@ -84,4 +85,33 @@ func appendMillis(buf []byte, ms int64) []byte {
 	buf = strconv.AppendInt(buf, ms/1000, 10)
 	f := ms % 1000
 	return append(buf, '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
+}
+
+const msPerDay = 86_400_000
+
+// pdtFormatter formats UTC ms as 2006-01-02T15:04:05.000Z, formatting the
+// date only when the day changes (consecutive segments share it).
+type pdtFormatter struct {
+	day    int64
+	ok     bool
+	prefix []byte // "2006-01-02T" of day
+}
+
+func (f *pdtFormatter) append(buf []byte, ms int64) []byte {
+	day := ms / msPerDay
+	if ms < 0 && ms%msPerDay != 0 {
+		day--
+	}
+	if !f.ok || day != f.day {
+		f.day, f.ok = day, true
+		f.prefix = time.UnixMilli(day*msPerDay).UTC().AppendFormat(f.prefix[:0], "2006-01-02T")
+	}
+	rem := ms - day*msPerDay
+	h, m, s, milli := rem/3_600_000, rem/60_000%60, rem/1000%60, rem%1000
+	buf = append(buf, f.prefix...)
+	return append(buf,
+		byte('0'+h/10), byte('0'+h%10), ':',
+		byte('0'+m/10), byte('0'+m%10), ':',
+		byte('0'+s/10), byte('0'+s%10), '.',
+		byte('0'+milli/100), byte('0'+milli/10%10), byte('0'+milli%10), 'Z')
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -143,9 +144,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Response.Header
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Content-Disposition, X-Edge-Export-Truncated")
-	rt, err := s.dispatch(ctx)
+	var req request
+	err := s.dispatch(ctx, &req)
+	rt := req.route
 	if err != nil {
-		s.writeError(ctx, rt, err)
+		s.writeError(ctx, req, err)
 	}
 	size := 0
 	if !ctx.IsHead() {
@@ -158,7 +161,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	s.metrics.observe(rt, ctx.Response.StatusCode(), size, time.Since(began))
 }
 
-func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (route, error) {
+// dispatch parses the request into *req and runs its handler.
+func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 	switch {
 	case ctx.IsGet(), ctx.IsHead():
 	case ctx.IsOptions():
@@ -168,27 +172,29 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (route, error) {
 		h.Set("Access-Control-Max-Age", "86400")
 		h.Set("Allow", "GET, HEAD, OPTIONS")
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
-		return routeOptions, nil
+		req.route = routeOptions
+		return nil
 	default:
 		ctx.Response.Header.Set("Allow", "GET, HEAD, OPTIONS")
-		return routeNone, &httpError{status: fasthttp.StatusMethodNotAllowed, msg: "method not allowed"}
+		return &httpError{status: fasthttp.StatusMethodNotAllowed, msg: "method not allowed"}
 	}
 	path := b2s(ctx.Request.Header.RequestURI())
 	if i := indexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
-	req, err := parsePath(path, s.cfg.Now().UnixMilli())
+	var err error
+	*req, err = parsePath(path, s.cfg.Now().UnixMilli())
 	if err != nil {
-		return req.route, err
+		return err
 	}
 	switch req.route {
 	case routeMetrics:
 		s.promh(ctx)
-		return req.route, nil
+		return nil
 	case routeAPIStreams:
-		return req.route, s.serveAPIStreams(ctx)
+		return s.serveAPIStreams(ctx)
 	case routeAPIStream:
-		return req.route, s.serveAPIStream(ctx, req.name)
+		return s.serveAPIStream(ctx, req.name)
 	}
 	st, ok := s.cfg.Backend.Stream(req.name)
 	if !ok {
@@ -196,45 +202,46 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (route, error) {
 			if base, ok := r.Redirect(req.name); ok {
 				ctx.Response.Header.Set("Location", base+b2s(ctx.Request.Header.RequestURI()))
 				ctx.SetStatusCode(fasthttp.StatusFound)
-				return req.route, nil
+				return nil
 			}
 		}
-		return req.route, notFound("unknown stream " + req.name)
+		return notFound("unknown stream " + req.name)
 	}
 	actx, cancel := context.WithTimeout(s.base, s.cfg.ArchiveTimeout)
 	defer cancel()
 	switch req.route {
 	case routeLive:
-		return req.route, s.serveLive(ctx, st)
+		return s.serveLive(ctx, st)
 	case routeArchive:
-		return req.route, s.serveArchive(actx, ctx, st, req)
+		return s.serveArchive(actx, ctx, st, *req)
 	case routeEvent:
-		return req.route, s.serveEvent(actx, ctx, st, req)
+		return s.serveEvent(actx, ctx, st, *req)
 	case routeRewind:
-		return req.route, s.serveRewind(actx, ctx, st, req)
+		return s.serveRewind(actx, ctx, st, *req)
 	case routeExport:
-		return req.route, s.serveExport(actx, ctx, st, req)
+		return s.serveExport(actx, ctx, st, *req)
 	case routeRecordingStatus:
-		return req.route, s.serveRecordingStatus(actx, ctx, st)
+		return s.serveRecordingStatus(actx, ctx, st)
 	case routeInit:
-		return req.route, s.serveInit(actx, ctx, st, req.hash)
+		return s.serveInit(actx, ctx, st, req.hash)
 	case routeSegment:
-		return req.route, s.serveSegment(actx, ctx, st, req.start)
+		return s.serveSegment(actx, ctx, st, req.start)
 	}
-	return req.route, notFound("no such resource")
+	return notFound("no such resource")
 }
 
 // writeError turns a handler error into an answer: a one-line reason for
 // 4xx, a generic one for 5xx (the cause is logged).
-func (s *Server) writeError(ctx *fasthttp.RequestCtx, rt route, err error) {
+func (s *Server) writeError(ctx *fasthttp.RequestCtx, req request, err error) {
 	status := statusOf(err)
-	msg := err.Error()
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	rt := req.route
 	switch {
 	case status == 503:
-		s.log.Warn("request failed", "route", rt.String(), "path", string(ctx.Path()), "err", err)
+		s.log.Warn("request failed", "stream", req.name, "route", rt.String(), "path", string(ctx.Path()), "err", err)
 		msg = "archive temporarily unavailable"
 	case status >= 500:
-		s.log.Error("request failed", "route", rt.String(), "path", string(ctx.Path()), "err", err)
+		s.log.Error("request failed", "stream", req.name, "route", rt.String(), "path", string(ctx.Path()), "err", err)
 		msg = "internal error"
 	}
 	if status != 416 { // a 416 keeps its "Content-Range: bytes */size"

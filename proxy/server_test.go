@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"os/exec"
 	"strconv"
@@ -11,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgedvr/edge/cache"
+	"github.com/edgedvr/edge/media"
 )
 
 // world is a server over real media: stream "cam" (archive in files + a
@@ -55,6 +58,16 @@ func newWorld(t *testing.T) *world {
 			w.gap.add(t, "", in, seg)
 		}
 	}
+	// "switch": the init changes at segment 20 (same tracks, other bytes).
+	sw := newTestArchive()
+	in2 := otherInit(t, m)
+	for i := 0; i < worldSegs; i++ {
+		seg, init := m.segment(i, w.baseMs), in
+		if i >= 20 {
+			seg.InitHash, init = in2.Hash, in2
+		}
+		sw.add(t, "", init, seg)
+	}
 	vanish := newTestArchive()
 	vanish.unavailable = true
 	be := &testBackend{
@@ -63,11 +76,13 @@ func newWorld(t *testing.T) *world {
 				Inputs:      []InputStatus{{URL: "udp://239.0.0.1:1234", State: "active"}},
 				ActiveInput: "udp://239.0.0.1:1234", Bitrate: 800_000, LastFrame: time.Now()}},
 			"gap":    {name: "gap", archive: w.gap},
+			"switch": {name: "switch", archive: sw},
 			"vanish": {name: "vanish", archive: vanish},
 		},
 		peers: map[string]string{"elsewhere": "http://127.0.0.2:8080"},
 	}
-	_, w.url = startServer(t, Config{Backend: be, Memory: w.mem, Registry: w.reg, Node: "test"})
+	_, w.url = startServer(t, Config{Backend: be, Memory: w.mem, Registry: w.reg, Node: "test",
+		Logger: slog.New(slog.DiscardHandler)})
 	return w
 }
 
@@ -229,6 +244,11 @@ func TestByteRanges(t *testing.T) {
 		fmt.Sprintf("%s/cam/s-%d.m4s", w.url, w.baseMs+(worldSegs-1)*testSegMs), // live window
 		fmt.Sprintf("%s/cam/init-%s.mp4", w.url, w.m.mediaInit().Hash),
 	}
+	defer func() {
+		if w.cam.reads != 0 {
+			t.Errorf("segments with files were read through ReadSegment %d times", w.cam.reads)
+		}
+	}()
 	for _, url := range urls {
 		resp, full := get(t, "GET", url)
 		if resp.StatusCode != 200 || len(full) < 1000 {
@@ -434,12 +454,12 @@ func TestAPIAndRecordingStatus(t *testing.T) {
 	if err := json.Unmarshal(body, &all); err != nil || resp.Header.Get("Content-Type") != ctypeJSON {
 		t.Fatalf("api streams %s: %v", body, err)
 	}
-	if len(all.Streams) != 3 || all.Streams[0].Name != "cam" || !all.Streams[0].Live ||
+	if len(all.Streams) != 4 || all.Streams[0].Name != "cam" || !all.Streams[0].Live ||
 		all.Streams[0].ActiveInput == "" || all.Streams[0].LastFrameAgeMs == nil || all.Streams[0].Archive.Ranges != 1 {
 		t.Errorf("api streams = %s", body)
 	}
-	if all.Streams[2].Name != "vanish" || all.Streams[2].Archive.Error == "" {
-		t.Errorf("vanish stream = %+v", all.Streams[2])
+	if all.Streams[3].Name != "vanish" || all.Streams[3].Archive.Error == "" {
+		t.Errorf("vanish stream = %+v", all.Streams[3])
 	}
 	_, body = get(t, "GET", w.url+"/api/v1/streams/gap")
 	var one streamJSON
@@ -452,4 +472,48 @@ func TestAPIAndRecordingStatus(t *testing.T) {
 			t.Errorf("/metrics lacks %s", m)
 		}
 	}
+}
+
+// otherInit returns the test init with other bytes (another creation time):
+// a second init for the same tracks.
+func otherInit(t *testing.T, m *testMedia) media.Init {
+	t.Helper()
+	f, err := mp4.DecodeFile(bytes.NewReader(m.init))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Init.Moov.Mvhd.CreationTime = 12345
+	var b bytes.Buffer
+	if err := f.Init.Encode(&b); err != nil {
+		t.Fatal(err)
+	}
+	return media.Init{Hash: media.InitHash(b.Bytes()), Data: b.Bytes()}
+}
+
+func TestExportInitChange(t *testing.T) {
+	w := newWorld(t)
+	url := fmt.Sprintf("%s/switch/archive-%d-60.mp4", w.url, w.from)
+	resp, body := get(t, "GET", url)
+	switchAt := w.baseMs + 20*testSegMs
+	if want := "init-change; at=" + strconv.FormatInt(switchAt, 10); resp.Header.Get("X-Edge-Export-Truncated") != want {
+		t.Errorf("X-Edge-Export-Truncated = %q, want %q", resp.Header.Get("X-Edge-Export-Truncated"), want)
+	}
+	firstStart := w.baseMs + (w.from*1000-w.baseMs+testSegMs-1)/testSegMs*testSegMs // first segment at or after from
+	wantDur := float64(switchAt-firstStart) / 1000
+	if d := probeDuration(t, url); math.Abs(d-wantDur) > 0.1 {
+		t.Errorf("truncated export lasts %.3f s, want %.3f", d, wantDur)
+	}
+	cmd := exec.Command("ffmpeg", "-v", "error", "-i", url, "-f", "null", "-")
+	if b, err := cmd.CombinedOutput(); err != nil || len(b) > 0 {
+		t.Errorf("ffmpeg decode of the truncated export: %v: %s", err, b)
+	}
+	if len(body) == 0 {
+		t.Fatal("empty export")
+	}
+	// The playlist of the same range shows the change as a discontinuity with a new map.
+	_, pl := get(t, "GET", fmt.Sprintf("%s/switch/archive-%d-60.m3u8", w.url, w.from))
+	if strings.Count(string(pl), "#EXT-X-MAP") != 2 || strings.Count(string(pl), "#EXT-X-DISCONTINUITY\n") != 1 {
+		t.Errorf("playlist across an init change:\n%s", pl)
+	}
+	ffprobe(t, "-show_entries", "stream=codec_name", "-of", "csv=p=0", fmt.Sprintf("%s/switch/archive-%d-60.m3u8", w.url, w.from))
 }

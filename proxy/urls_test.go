@@ -3,6 +3,7 @@ package proxy
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgedvr/edge/sdk"
 )
@@ -168,4 +169,15 @@ func FuzzParseByteRange(f *testing.F) {
 			t.Fatalf("parseByteRange(%q, %d) = [%d, %d]", h, size, first, last)
 		}
 	})
+}
+
+func TestPDTFormatter(t *testing.T) {
+	var f pdtFormatter
+	for _, ms := range []int64{0, 1, 999, 86_399_999, 86_400_000, 1_700_000_000_123, 1_700_000_000_123, 4_102_444_799_999, -1, -86_400_000} {
+		got := string(f.append(nil, ms))
+		want := time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z")
+		if got != want {
+			t.Errorf("pdt(%d) = %s, want %s", ms, got, want)
+		}
+	}
 }
