@@ -158,6 +158,7 @@ type Segmenter struct {
 	target90  int64
 	maxSeg90  int64 // longest a segment may grow waiting for a keyframe
 	anchored  bool
+	soft      anchor // the timeline before Reanchor, kept if the source continues it
 	cur, prev anchor
 	lastEnd90 int64 // end of the last emitted segment
 	vU, aU    unwrapper
@@ -486,13 +487,34 @@ func (s *Segmenter) unwrap(w *unwrapper, raw int64, master bool) int64 {
 
 // anchorAt anchors the unwrapped DTS u to the wall clock, never before the
 // end of what was emitted.
+//
+// After Reanchor, the old timeline is kept when u plainly continues it:
+// mapped through the old anchor it lands after what was emitted and not in
+// the future. A source that stalled (a loaded sender, a network hiccup)
+// and resumed with the same clock thus keeps its timing, and only the real
+// hole shows; a restarted encoder (timestamps from zero, or far off) gets
+// the wall clock.
 func (s *Segmenter) anchorAt(u int64) {
 	now := s.cfg.Now().UnixMilli() * 90
+	if soft := s.soft; soft.valid {
+		s.soft = anchor{}
+		if t := soft.at(u); t >= s.lastEnd90 && t <= now+softAhead90 {
+			s.cur = soft
+			s.prev = anchor{}
+			s.anchored = true
+			return
+		}
+	}
 	now = max(now, s.lastEnd90)
 	s.cur = anchor{valid: true, utc90: now, dts: u}
 	s.prev = anchor{}
 	s.anchored = true
 }
+
+// softAhead90 is how far ahead of the wall clock a resumed source's
+// timeline may run and still be kept (90 kHz ticks).
+const softAhead90 = 90000
+
 
 // rejump re-anchors the timeline so that u lands on t90 (the continuation
 // of the track that saw the jump).
@@ -909,10 +931,14 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// Reanchor makes the next keyframe start a new timeline anchored to the wall
-// clock (used after a source gap or a loop of a file input).
+// Reanchor flushes the open segment and makes the next keyframe start a new
+// timeline anchored to the wall clock, unless its timestamps plainly
+// continue the old one (see anchorAt). Inputs call it after a source gap.
 func (s *Segmenter) Reanchor() {
 	s.Flush()
+	if s.anchored {
+		s.soft = s.cur
+	}
 	s.anchored = false
 	s.prev = anchor{}
 	s.aFloor90 = max(s.aFloor90, s.lastEnd90)

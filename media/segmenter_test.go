@@ -678,3 +678,47 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestReanchorKeepsContinuingClock: a source that stalls and resumes with
+// the same clock keeps its timeline across Reanchor (only the frames it did
+// not send are missing), while one whose clock restarts gets the wall clock.
+func TestReanchorKeepsContinuingClock(t *testing.T) {
+	ts := genTS(t, "reanchor.ts", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-t", "6",
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-f", "mpegts")
+	for _, tc := range []struct {
+		name      string
+		second    []byte // what the source sends after the stall
+		wantAfter func(firstEnd, secondStart, wall int64) bool
+	}{
+		{"same clock resumes", ts[len(ts)/2:], func(firstEnd, secondStart, wall int64) bool {
+			return secondStart-firstEnd < 1500 // at most a GOP lost, no wall-clock jump
+		}},
+		{"restarted clock", ts, func(firstEnd, secondStart, wall int64) bool {
+			return secondStart >= wall // anchored to the wall clock
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := time.UnixMilli(1_800_000_000_000)
+			var segs []Segment
+			sg := NewSegmenter(SegmenterConfig{TargetDuration: time.Second, Now: func() time.Time { return clock },
+				OnInit: func(Init) {}, OnSegment: func(s Segment) { segs = append(segs, s) }})
+			first := ts[:len(ts)/2/188*188]
+			sg.Write(first)
+			sg.Reanchor()
+			if len(segs) == 0 {
+				t.Fatal("no segment before the stall")
+			}
+			firstEnd := segs[len(segs)-1].End()
+			n := len(segs)
+			clock = clock.Add(20 * time.Second) // the stall, by the wall clock
+			sg.Write(tc.second)
+			sg.Flush()
+			if len(segs) == n {
+				t.Fatal("no segment after the stall")
+			}
+			if got := segs[n].Start; !tc.wantAfter(firstEnd, got, clock.UnixMilli()) || got < firstEnd {
+				t.Fatalf("first segment after the stall starts at %d; the one before ended at %d, wall clock %d", got, firstEnd, clock.UnixMilli())
+			}
+		})
+	}
+}

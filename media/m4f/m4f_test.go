@@ -351,3 +351,34 @@ func TestLongErrorReason(t *testing.T) {
 		t.Fatalf("got %d frames, %v", len(fs), err)
 	}
 }
+
+// recorder keeps every slice the writer hands it, uncopied.
+type recorder struct{ writes [][]byte }
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.writes = append(r.writes, p)
+	return len(p), nil
+}
+
+// The writer sends a frame as a header write and the caller's data slice
+// itself (no copy), and the magic only once.
+func TestWriterDoesNotCopy(t *testing.T) {
+	var rec recorder
+	w := NewWriter(&rec)
+	must(t, w.WriteMagic())
+	must(t, w.WriteMagic())
+	in := testInit(1)
+	seg := testSegment(in, 1, 1000)
+	must(t, w.WriteInit(in))
+	n := len(rec.writes)
+	must(t, w.WriteSegment(seg))
+	if len(rec.writes) != n+2 {
+		t.Fatalf("segment frame took %d writes, want 2", len(rec.writes)-n)
+	}
+	if d := rec.writes[n+1]; &d[0] != &seg.Data[0] || len(d) != len(seg.Data) {
+		t.Fatal("segment data was copied")
+	}
+	if string(rec.writes[0]) != Magic || bytes.Contains(bytes.Join(rec.writes[1:], nil), []byte(Magic)) {
+		t.Fatal("magic not written exactly once, first")
+	}
+}
