@@ -515,7 +515,6 @@ func (s *Segmenter) anchorAt(u int64) {
 // timeline may run and still be kept (90 kHz ticks).
 const softAhead90 = 90000
 
-
 // rejump re-anchors the timeline so that u lands on t90 (the continuation
 // of the track that saw the jump).
 func (s *Segmenter) rejump(u, t90 int64, track string) {

@@ -36,7 +36,8 @@ type stream struct {
 	store func(ctx context.Context) (sdk.Store, error)
 }
 
-func (s stream) Name() string      { return s.s.Name() }
+func (s stream) Name() string { return s.s.Name() }
+
 // Live counts as watching: an on-demand stream starts pulling.
 func (s stream) Live() *cache.Live {
 	s.n.Watch(s.s)
