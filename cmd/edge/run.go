@@ -18,11 +18,25 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/edgedvr/edge/cache"
 	"github.com/edgedvr/edge/config"
 	"github.com/edgedvr/edge/node"
 	"github.com/edgedvr/edge/proxy"
 	"github.com/edgedvr/edge/sdk"
 )
+
+// defaultMemoryBudget is the memory segment cache's size unless
+// EDGE_MEMORY_CACHE says otherwise (a size such as "512M").
+const defaultMemoryBudget = 256 << 20
+
+func memoryBudget() int64 {
+	if v := os.Getenv("EDGE_MEMORY_CACHE"); v != "" {
+		if n, err := config.ParseSize(v); err == nil && n > 0 {
+			return n
+		}
+	}
+	return defaultMemoryBudget
+}
 
 // stopTimeout bounds a graceful stop: captures flush, archive writes finish.
 const stopTimeout = 15 * time.Second
@@ -142,8 +156,10 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 	}
 	srv := proxy.New(proxy.Config{
 		Backend:  backend{n: n, store: sups.store},
+		Memory:   cache.NewMemory(memoryBudget()),
 		Logger:   log,
 		Registry: reg,
+		Node:     nc.Name,
 	})
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
