@@ -166,6 +166,24 @@ func TestGapAndFailover(t *testing.T) {
 	a, b = send(gapPort, 8), send(foPort, 8)
 	testkit.Eventually(t, 30*time.Second, "second senders to finish", func() bool { return a.Exited() && b.Exited() })
 	time.Sleep(2 * time.Second)
+
+	// The archive playlist over the gap marks it with a discontinuity, and
+	// ffprobe still reads it.
+	var rs []struct {
+		Ranges []struct{ From, Duration int64 } `json:"ranges"`
+	}
+	if !testkit.JSON(node.URL+"/gap/recording_status.json", &rs) || len(rs) != 1 || len(rs[0].Ranges) < 2 {
+		t.Fatalf("gap: recording_status.json: %+v", rs)
+	}
+	first, last := rs[0].Ranges[0], rs[0].Ranges[len(rs[0].Ranges)-1]
+	pl := fmt.Sprintf("%s/gap/archive-%d-%d.m3u8", node.URL, first.From, last.From+last.Duration-first.From)
+	if code, body := testkit.Get(t, pl); code != 200 || !strings.Contains(string(body), "#EXT-X-DISCONTINUITY") {
+		t.Errorf("gap: archive playlist %s: %d, want 200 with a discontinuity:\n%s", pl, code, body)
+	}
+	if d := testkit.FFprobe(t, pl).Duration(); d <= 0 {
+		t.Errorf("gap: ffprobe reads no duration from %s", pl)
+	}
+
 	if !node.Term(20 * time.Second) {
 		t.Fatal("node did not stop within 20 s of SIGTERM")
 	}
