@@ -159,6 +159,7 @@ type Segmenter struct {
 	maxSeg90  int64 // longest a segment may grow waiting for a keyframe
 	anchored  bool
 	soft      anchor // the timeline before Reanchor, kept if the source continues it
+	maxVPT    int64  // latest video presentation time so far, UTC in 90 kHz ticks
 	cur, prev anchor
 	lastEnd90 int64 // end of the last emitted segment
 	vU, aU    unwrapper
@@ -566,6 +567,10 @@ func (s *Segmenter) onVideo(pts, dts int64, data []byte) {
 			case t > s.lastVT && s.aHave && abs(t-s.lastAT) <= jump90:
 				// A gap in the video alone: the audio agrees with the anchor.
 			default:
+				// Continue after the last frame in decode order and also
+				// after the last one shown: with B-frames the old GOP's
+				// latest presentation time runs past its last decode time.
+				exp = max(exp, s.maxVPT+s.lastVDur-cto)
 				s.rejump(u, exp, "video")
 				t = exp
 			}
@@ -575,6 +580,7 @@ func (s *Segmenter) onVideo(pts, dts int64, data []byte) {
 		}
 	}
 	s.lastVT, s.vHave = t, true
+	s.maxVPT = max(s.maxVPT, t+cto)
 
 	g := s.open
 	if g != nil {

@@ -414,18 +414,31 @@ func TestSegmenterPTSWrap(t *testing.T) {
 }
 
 func TestSegmenterLoopedInput(t *testing.T) {
-	ts := genTS(t, "av.ts", avArgs(12)...)
-	r := feed(t, SegmenterConfig{}, 5, ts, ts)
-	if r.stats.Discontinuities == 0 {
-		t.Errorf("no discontinuity counted: %+v", r.stats)
-	}
-	checkStarts(t, r.segs, 80)
-	if msg := decodeErrors(t, writeMP4(t, r)); msg != "" {
-		t.Errorf("ffmpeg decode printed errors:\n%s", msg)
-	}
-	total := r.segs[len(r.segs)-1].End() - r.segs[0].Start
-	if total < 21000 || total > 25000 {
-		t.Errorf("looped output spans %d ms, want about 24000", total)
+	for _, tc := range []struct{ name, file string }{
+		{"no B-frames", "av.ts"},
+		// With B-frames the old GOP's last presentation time runs past its
+		// last decode time: the loop point must not repeat a PTS.
+		{"B-frames", "avb.ts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := avArgs(12)
+			if tc.file == "avb.ts" {
+				args = avArgs(12, "-bf", "3", "-preset:v", "veryfast")
+			}
+			ts := genTS(t, tc.file, args...)
+			r := feed(t, SegmenterConfig{}, 5, ts, ts)
+			if r.stats.Discontinuities == 0 {
+				t.Errorf("no discontinuity counted: %+v", r.stats)
+			}
+			checkStarts(t, r.segs, 80)
+			if msg := decodeErrors(t, writeMP4(t, r)); msg != "" {
+				t.Errorf("ffmpeg decode printed errors:\n%s", msg)
+			}
+			total := r.segs[len(r.segs)-1].End() - r.segs[0].Start
+			if total < 21000 || total > 25000 {
+				t.Errorf("looped output spans %d ms, want about 24000", total)
+			}
+		})
 	}
 }
 

@@ -147,26 +147,36 @@ func TestGapAndFailover(t *testing.T) {
 	testkit.Need(t, "ffmpeg", "ffprobe")
 	tp := newTopo(t)
 	gapPort := testkit.FreeUDPPort(t)
+	netPort := testkit.FreeUDPPort(t)
 	foPort := testkit.FreeUDPPort(t)
 	sample, err := filepath.Abs("../../examples/topologies/sample.ts")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tp.stream("gap", []string{fmt.Sprintf("udp://127.0.0.1:%d", gapPort)}, `source_timeout = "2s"`, `segment_duration = "2s"`, tp.dvr(""))
+	tp.stream("net", []string{fmt.Sprintf("udp://127.0.0.1:%d", netPort)}, `source_timeout = "2s"`, `segment_duration = "2s"`, tp.dvr(""))
 	tp.stream("fo", []string{fmt.Sprintf("udp://127.0.0.1:%d", foPort), "file://" + sample}, `source_timeout = "2s"`, `segment_duration = "2s"`, tp.dvr(""))
 	node := testkit.StartNode(t, tp.write(t), "origin", tp.listen)
 
 	send := func(port, secs int) *testkit.Sender {
 		return testkit.Send(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port), testkit.SenderOptions{Seconds: secs})
 	}
-	a, b := send(gapPort, 8), send(foPort, 8)
-	testkit.Eventually(t, 30*time.Second, "first senders to finish", func() bool { return a.Exited() && b.Exited() })
+	// "gap": the sender stops and a new one starts later. "net": the sender
+	// keeps running and the network between it and the node drops
+	// everything for a while. Relays time what the node really missed.
+	// "fo": the primary's sender stops, and a new one starts later and runs
+	// to the end.
+	gapRelay := testkit.StartRelay(t, fmt.Sprintf("127.0.0.1:%d", gapPort))
+	netRelay := testkit.StartRelay(t, fmt.Sprintf("127.0.0.1:%d", netPort))
+	send(netRelay.Port, 0)
+	first := []*testkit.Sender{send(gapRelay.Port, 8), send(foPort, 8)}
+	testkit.Eventually(t, 30*time.Second, "the first senders to finish", func() bool { return first[0].Exited() && first[1].Exited() })
 	const outage = 7 * time.Second
+	netRelay.Outage(outage)
 	time.Sleep(outage)
-	a, b = send(gapPort, 8), send(foPort, 8)
-	testkit.Eventually(t, 30*time.Second, "second senders to finish", func() bool { return a.Exited() && b.Exited() })
-	time.Sleep(2 * time.Second)
-
+	send(gapRelay.Port, 0)
+	send(foPort, 0)
+	time.Sleep(10 * time.Second)
 	// The archive playlist over the gap marks it with a discontinuity, and
 	// ffprobe still reads it.
 	var rs []struct {
@@ -175,8 +185,8 @@ func TestGapAndFailover(t *testing.T) {
 	if !testkit.JSON(node.URL+"/gap/recording_status.json", &rs) || len(rs) != 1 || len(rs[0].Ranges) < 2 {
 		t.Fatalf("gap: recording_status.json: %+v", rs)
 	}
-	first, last := rs[0].Ranges[0], rs[0].Ranges[len(rs[0].Ranges)-1]
-	pl := fmt.Sprintf("%s/gap/archive-%d-%d.m3u8", node.URL, first.From, last.From+last.Duration-first.From)
+	r0, rN := rs[0].Ranges[0], rs[0].Ranges[len(rs[0].Ranges)-1]
+	pl := fmt.Sprintf("%s/gap/archive-%d-%d.m3u8", node.URL, r0.From, rN.From+rN.Duration-r0.From)
 	if code, body := testkit.Get(t, pl); code != 200 || !strings.Contains(string(body), "#EXT-X-DISCONTINUITY") {
 		t.Errorf("gap: archive playlist %s: %d, want 200 with a discontinuity:\n%s", pl, code, body)
 	}
@@ -188,15 +198,24 @@ func TestGapAndFailover(t *testing.T) {
 		t.Fatal("node did not stop within 20 s of SIGTERM")
 	}
 
-	// A stopped sender leaves two ranges with a gap of about the outage.
-	segs, ranges, _ := testkit.Archive(t, tp.root, "gap")
-	checkTimeline(t, segs)
-	if len(ranges) != 2 {
-		t.Fatalf("gap: %d ranges %v, want 2", len(ranges), ranges)
-	}
-	hole := secs(ranges[1].From - ranges[0].To)
-	if want := outage.Seconds(); hole < want-2.5 || hole > want+2.5 {
-		t.Errorf("gap: hole of %.1f s between ranges, want about %.0f s", hole, want)
+	// A stopped sender, or a network outage, leaves two ranges with a gap
+	// of about the time the node received nothing.
+	for _, c := range []struct {
+		stream string
+		relay  *testkit.Relay
+	}{{"gap", gapRelay}, {"net", netRelay}} {
+		segs, ranges, _ := testkit.Archive(t, tp.root, c.stream)
+		checkTimeline(t, segs)
+		if len(ranges) != 2 {
+			t.Errorf("%s: %d ranges %v, want 2", c.stream, len(ranges), ranges)
+			continue
+		}
+		hole := secs(ranges[1].From - ranges[0].To)
+		// Segments start on keyframes (1 s apart here): the hole may grow
+		// by up to a GOP on each side.
+		if want := c.relay.LongestSilence().Seconds(); hole < want-0.5 || hole > want+2 {
+			t.Errorf("%s: hole of %.1f s between ranges, the node received nothing for %.1f s", c.stream, hole, want)
+		}
 	}
 
 	// The primary's outage is covered by the file fallback, and the primary

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -72,3 +74,62 @@ func LoopbackMulticast(t testing.TB) {
 		t.Fatalf("turn on multicast on lo (needs root and iproute2): %v\n%s", err, out)
 	}
 }
+
+// Relay forwards UDP datagrams from a local port to addr and can drop them
+// for a while: a network outage between a sender that keeps running and
+// the node. It stops when the test ends.
+type Relay struct {
+	Port int
+	drop atomic.Int64 // unix ns until which datagrams are dropped
+
+	mu          sync.Mutex
+	last        time.Time // when the last datagram was forwarded
+	silence     time.Duration
+	silenceFrom time.Time
+}
+
+// LongestSilence is the longest time between two forwarded datagrams so far.
+func (r *Relay) LongestSilence() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.silence
+}
+
+// StartRelay listens on a free 127.0.0.1 port and forwards to addr.
+func StartRelay(t testing.TB, addr string) *Relay {
+	t.Helper()
+	in, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := net.Dial("udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Relay{Port: in.LocalAddr().(*net.UDPAddr).Port}
+	t.Cleanup(func() { in.Close(); out.Close() })
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, _, err := in.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			now := time.Now()
+			if now.UnixNano() < r.drop.Load() {
+				continue
+			}
+			_, _ = out.Write(buf[:n])
+			r.mu.Lock()
+			if !r.last.IsZero() && now.Sub(r.last) > r.silence {
+				r.silence, r.silenceFrom = now.Sub(r.last), r.last
+			}
+			r.last = now
+			r.mu.Unlock()
+		}
+	}()
+	return r
+}
+
+// Outage drops every datagram for d, starting now.
+func (r *Relay) Outage(d time.Duration) { r.drop.Store(time.Now().Add(d).UnixNano()) }
