@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgedvr/edge/cache"
+	"github.com/edgedvr/edge/cluster"
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/sdk"
 )
@@ -88,4 +89,24 @@ type InputStatus struct {
 	State string `json:"state"`
 	// Error is the last error of the input, "" when none.
 	Error string `json:"error,omitempty"`
+}
+
+// chainKey is the context key of the cluster.Chain of a chained M4F archive call.
+type chainKey struct{}
+
+// WithChain returns ctx carrying the X-Edge-Via / X-Edge-Hops chain of the
+// M4F archive call being served. The server sets it on the context it
+// passes to Archive methods when the call carried chain headers, so that an
+// Archive that asks its own sources (remote_dvr = "chain") can pass the
+// request on with chain.Forward(self) and never loop.
+func WithChain(ctx context.Context, chain cluster.Chain) context.Context {
+	return context.WithValue(ctx, chainKey{}, chain)
+}
+
+// ChainFrom returns the chain of the M4F archive call an Archive method is
+// serving; ok is false when the call carried no X-Edge-Via nor X-Edge-Hops
+// (a viewer request, or a node-to-node call that is not chained).
+func ChainFrom(ctx context.Context) (chain cluster.Chain, ok bool) {
+	chain, ok = ctx.Value(chainKey{}).(cluster.Chain)
+	return chain, ok
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/edgedvr/edge/cache"
+	"github.com/edgedvr/edge/cluster"
+	"github.com/edgedvr/edge/media/m4f"
 )
 
 // Config configures a Server.
@@ -47,6 +49,24 @@ type Config struct {
 	IdleTimeout time.Duration
 	// Now returns the wall clock. By default, time.Now.
 	Now func() time.Time
+
+	// ClusterKey is the node's cluster_key: every /m4f/ call must be signed
+	// with it (cluster.Verifier). Empty means node-to-node calls are off:
+	// every /m4f/ call gets 403.
+	ClusterKey string
+	// ClusterWindow is how far a call's X-Edge-Time may be from Now. By
+	// default, cluster.DefaultWindow.
+	ClusterWindow time.Duration
+	// M4FHeartbeat is how long a live M4F response goes without a frame
+	// before it sends a heartbeat. By default, m4f.HeartbeatInterval.
+	M4FHeartbeat time.Duration
+	// M4FBacklog is how many segments of the live window a live M4F
+	// response starts with. By default, m4f.DefaultBacklog.
+	M4FBacklog int
+	// M4FLiveWait is how long a live M4F request for a stream with no live
+	// segment yet waits for the first one before it answers 503. By
+	// default, 5s.
+	M4FLiveWait time.Duration
 }
 
 // Server serves viewers over HTTP.
@@ -55,6 +75,7 @@ type Server struct {
 	log     *slog.Logger
 	srv     *fasthttp.Server
 	metrics *metrics
+	m4fm    *m4fMetrics
 	promh   fasthttp.RequestHandler
 	inits   *lru.Cache[string, []byte] // stream + "/" + hash -> init bytes read from archives
 
@@ -88,10 +109,23 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ClusterWindow <= 0 {
+		cfg.ClusterWindow = cluster.DefaultWindow
+	}
+	if cfg.M4FHeartbeat <= 0 {
+		cfg.M4FHeartbeat = m4f.HeartbeatInterval
+	}
+	if cfg.M4FBacklog <= 0 {
+		cfg.M4FBacklog = m4f.DefaultBacklog
+	}
+	if cfg.M4FLiveWait <= 0 {
+		cfg.M4FLiveWait = 5 * time.Second
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.Node)}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.inits, _ = lru.New[string, []byte](1024)
 	s.metrics = newMetrics(cfg.Registry)
+	s.m4fm = newM4FMetrics(cfg.Registry)
 	if cfg.Memory != nil {
 		cfg.Registry.MustRegister(cfg.Memory.Collector())
 	}
@@ -140,6 +174,10 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 // handle is the one fasthttp handler: it routes, runs the handler, and
 // turns its error into an answer.
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	if isM4F(ctx) {
+		s.handleM4F(ctx)
+		return
+	}
 	began := time.Now()
 	h := &ctx.Response.Header
 	h.Set("Access-Control-Allow-Origin", "*")
