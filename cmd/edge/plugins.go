@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/edgedvr/edge/plugins/dvrstore"
+	"github.com/edgedvr/edge/plugins/m4f"
 	"github.com/edgedvr/edge/plugins/udp"
 	"github.com/edgedvr/edge/sdk"
 )
@@ -17,6 +18,9 @@ import (
 var builtins = map[string]func(log *slog.Logger) sdk.ServeConfig{
 	"udp": func(log *slog.Logger) sdk.ServeConfig {
 		return sdk.ServeConfig{Ingest: udp.New(log), Logger: log}
+	},
+	"m4f": func(log *slog.Logger) sdk.ServeConfig {
+		return sdk.ServeConfig{Ingest: m4f.New(log), Logger: log}
 	},
 	"dvrstore": func(log *slog.Logger) sdk.ServeConfig {
 		return sdk.ServeConfig{Store: dvrstore.New(log), Logger: log}

@@ -142,6 +142,7 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 			Ingest: sups.ingest,
 			Store:  sups.store,
 		},
+		ListSource: listSource(nc.Name),
 	})
 	if err != nil {
 		return err
@@ -157,9 +158,10 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 	srv := proxy.New(proxy.Config{
 		Backend:  backend{n: n, store: sups.store},
 		Memory:   cache.NewMemory(memoryBudget()),
-		Logger:   log,
-		Registry: reg,
-		Node:     nc.Name,
+		Logger:     log,
+		Registry:   reg,
+		Node:       nc.Name,
+		ClusterKey: topo.ClusterKey,
 	})
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
@@ -195,6 +197,7 @@ type supervisors struct {
 	onStoreStart func(ctx context.Context) error
 
 	udpSup   *sdk.Supervisor
+	m4fSup   *sdk.Supervisor
 	storeSup *sdk.Supervisor
 }
 
@@ -202,11 +205,14 @@ type supervisors struct {
 // when a stream has a udp:// or file:// input, the store when a stream
 // records. The store re-opens the archives each time it (re)starts.
 func (s *supervisors) start(ctx context.Context, nc *config.Node, n *node.Node) error {
-	needUDP := false
+	needUDP, needM4F := false, len(nc.Sources) > 0
 	for _, st := range nc.Streams {
 		for _, in := range st.Inputs {
-			if strings.HasPrefix(in, "udp://") || strings.HasPrefix(in, "file://") {
+			switch {
+			case strings.HasPrefix(in, "udp://"), strings.HasPrefix(in, "file://"):
 				needUDP = true
+			case strings.HasPrefix(in, "m4f://"):
+				needM4F = true
 			}
 		}
 	}
@@ -233,6 +239,11 @@ func (s *supervisors) start(ctx context.Context, nc *config.Node, n *node.Node) 
 	}
 	if needUDP {
 		if err := mk(&s.udpSup, "udp", sdk.KindIngest, s.topo.Plugins.UDP, nil); err != nil {
+			return err
+		}
+	}
+	if needM4F {
+		if err := mk(&s.m4fSup, "m4f", sdk.KindIngest, s.topo.Plugins.M4F, nil); err != nil {
 			return err
 		}
 	}
@@ -263,6 +274,11 @@ func (s *supervisors) ingest(ctx context.Context, scheme string) (sdk.Ingest, er
 			return nil, errNoPlugin
 		}
 		return s.udpSup.Ingest(ctx)
+	case "m4f":
+		if s.m4fSup == nil {
+			return nil, errNoPlugin
+		}
+		return s.m4fSup.Ingest(ctx)
 	}
 	return nil, fmt.Errorf("%w: %s", errNoPlugin, scheme)
 }
@@ -275,7 +291,7 @@ func (s *supervisors) store(ctx context.Context) (sdk.Store, error) {
 }
 
 func (s *supervisors) close() {
-	for _, sup := range []*sdk.Supervisor{s.udpSup, s.storeSup} {
+	for _, sup := range []*sdk.Supervisor{s.udpSup, s.m4fSup, s.storeSup} {
 		if sup != nil {
 			sup.Close()
 		}

@@ -1,0 +1,617 @@
+package cache
+
+import (
+	"container/list"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgedvr/edge/media"
+	"github.com/edgedvr/edge/sdk"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DiskConfig configures a Disk: the topology's cache = { root, depth,
+// max_size, misses }.
+type DiskConfig struct {
+	// Root is the cache directory. It is created when missing; the cache
+	// owns everything under Root/.tmp and the stream directories it writes.
+	Root string
+	// Depth drops segments whose end is older than now minus Depth (the age
+	// of the video, not of the cache file). By default (0), no age limit.
+	Depth time.Duration
+	// MaxSize bounds the bytes of cached segments: after every Put the total
+	// is at most MaxSize, the least recently used segments going first. By
+	// default (0), no size limit. Init segments are not counted.
+	MaxSize int64
+	// Misses caches a segment only at its Nth request (see Want). By
+	// default (0 or 1), at the first.
+	Misses int
+	// Now is the clock used for Depth. By default, time.Now.
+	Now func() time.Time
+}
+
+// maxWantKeys bounds the request counters of Want; beyond it they restart.
+const maxWantKeys = 1 << 16
+
+// Disk is the disk segment cache: segments and init segments fetched from
+// sources, kept in files under Root/<stream>/ whose names describe them, with
+// an in-memory index rebuilt from the file names at open. Writes are atomic
+// (temp file, fsync, rename), so a crash never leaves a torn file under its
+// final name. It is safe for concurrent use.
+//
+// Segment files are named START_DURATION_SIZE_INITHASH_CHECKSUM.m4s and hold
+// exactly the segment's bytes, so the front can send them directly; init
+// segments are init_HASH.json (media.Init as JSON).
+type Disk struct {
+	cfg DiskConfig
+	log *slog.Logger
+	tmp string
+
+	mu      sync.Mutex
+	streams map[string]*diskStream
+	lru     *list.List // of *diskEntry; front is the most recently used
+	bytes   int64
+	pending map[Key]struct{} // segments being written
+	wants   map[Key]int
+
+	hits, misses, evictions atomic.Uint64
+	bytesGauge, entries     atomic.Int64
+}
+
+type diskStream struct {
+	starts []int64 // sorted
+	segs   map[int64]*diskEntry
+}
+
+type diskEntry struct {
+	stream string
+	info   sdk.SegmentInfo // Path set
+	elem   *list.Element
+}
+
+// OpenDisk opens (creating it when missing) the cache at cfg.Root: it
+// deletes leftovers of interrupted writes, rebuilds the index from the file
+// names (deleting files whose size does not match their name), and applies
+// Depth and MaxSize.
+func OpenDisk(cfg DiskConfig, logger *slog.Logger) (*Disk, error) {
+	if cfg.Root == "" {
+		return nil, errors.New("cache: disk cache root is empty")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("cache: disk cache root %q: %w", cfg.Root, err)
+	}
+	cfg.Root = root
+	d := &Disk{
+		cfg:     cfg,
+		log:     logger.With("cache", root),
+		tmp:     filepath.Join(root, ".tmp"),
+		streams: make(map[string]*diskStream),
+		lru:     list.New(),
+		pending: make(map[Key]struct{}),
+		wants:   make(map[Key]int),
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("cache: create disk cache root: %w", err)
+	}
+	if err := os.RemoveAll(d.tmp); err != nil {
+		return nil, fmt.Errorf("cache: clean disk cache temp dir: %w", err)
+	}
+	if err := os.Mkdir(d.tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("cache: create disk cache temp dir: %w", err)
+	}
+	if err := d.load(); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.trimLocked()
+	d.mu.Unlock()
+	return d, nil
+}
+
+type loaded struct {
+	e     *diskEntry
+	mtime time.Time
+}
+
+// load rebuilds the index from the files under Root.
+func (d *Disk) load() error {
+	dirs, err := os.ReadDir(d.cfg.Root)
+	if err != nil {
+		return fmt.Errorf("cache: read disk cache root: %w", err)
+	}
+	var all []loaded
+	for _, de := range dirs {
+		if de.Name() == ".tmp" {
+			continue
+		}
+		if !de.IsDir() || sdk.CheckStreamName(de.Name()) != nil {
+			d.log.Warn("disk cache: skipping unknown entry", "name", de.Name())
+			continue
+		}
+		stream := de.Name()
+		dir := filepath.Join(d.cfg.Root, stream)
+		files, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("cache: read disk cache dir of stream %s: %w", stream, err)
+		}
+		for _, f := range files {
+			if !f.Type().IsRegular() {
+				continue
+			}
+			name := f.Name()
+			if _, err := ParseInitName(name); err == nil {
+				continue
+			}
+			sn, err := ParseSegmentName(name)
+			if err != nil {
+				d.log.Warn("disk cache: skipping unknown file", "stream", stream, "name", name)
+				continue
+			}
+			path := filepath.Join(dir, name)
+			fi, err := f.Info()
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
+				return fmt.Errorf("cache: stat disk cache file: %w", err)
+			}
+			if fi.Size() != sn.Size {
+				d.log.Warn("disk cache: deleting file of wrong size", "stream", stream, "name", name, "size", fi.Size())
+				os.Remove(path)
+				continue
+			}
+			all = append(all, loaded{
+				e: &diskEntry{stream: stream, info: sdk.SegmentInfo{
+					Start: sn.Start, Duration: sn.Duration, Size: sn.Size,
+					InitHash: sn.InitHash, Checksum: sn.Checksum, Path: path,
+				}},
+				mtime: fi.ModTime(),
+			})
+		}
+	}
+	// Oldest files are the least recently used after a restart.
+	sort.Slice(all, func(i, j int) bool { return all[i].mtime.Before(all[j].mtime) })
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, l := range all {
+		d.insertLocked(l.e)
+	}
+	d.log.Info("disk cache opened", "segments", len(all), "bytes", d.bytes)
+	return nil
+}
+
+// insertLocked adds e to the index as the most recently used entry.
+func (d *Disk) insertLocked(e *diskEntry) {
+	s := d.streams[e.stream]
+	if s == nil {
+		s = &diskStream{segs: make(map[int64]*diskEntry)}
+		d.streams[e.stream] = s
+	}
+	start := e.info.Start
+	i := sort.Search(len(s.starts), func(i int) bool { return s.starts[i] >= start })
+	s.starts = append(s.starts, 0)
+	copy(s.starts[i+1:], s.starts[i:])
+	s.starts[i] = start
+	s.segs[start] = e
+	e.elem = d.lru.PushFront(e)
+	d.bytes += e.info.Size
+	d.publishLocked()
+}
+
+// removeLocked deletes e from the index and its file from disk.
+func (d *Disk) removeLocked(e *diskEntry) {
+	s := d.streams[e.stream]
+	start := e.info.Start
+	i := sort.Search(len(s.starts), func(i int) bool { return s.starts[i] >= start })
+	if i < len(s.starts) && s.starts[i] == start {
+		s.starts = append(s.starts[:i], s.starts[i+1:]...)
+	}
+	delete(s.segs, start)
+	if len(s.segs) == 0 {
+		delete(d.streams, e.stream)
+	}
+	d.lru.Remove(e.elem)
+	d.bytes -= e.info.Size
+	if err := os.Remove(e.info.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		d.log.Warn("disk cache: delete failed", "stream", e.stream, "err", err)
+	}
+	d.evictions.Add(1)
+	d.publishLocked()
+}
+
+func (d *Disk) publishLocked() {
+	d.bytesGauge.Store(d.bytes)
+	d.entries.Store(int64(d.lru.Len()))
+}
+
+// expired reports whether a segment ending at end (UTC ms) is older than Depth.
+func (d *Disk) expired(end int64) bool {
+	return d.cfg.Depth > 0 && end < d.cfg.Now().Add(-d.cfg.Depth).UnixMilli()
+}
+
+// trimLocked applies Depth (oldest segments of each stream) and MaxSize
+// (least recently used first).
+func (d *Disk) trimLocked() {
+	if d.cfg.Depth > 0 {
+		cut := d.cfg.Now().Add(-d.cfg.Depth).UnixMilli()
+		for name, s := range d.streams {
+			for len(s.starts) > 0 {
+				e := s.segs[s.starts[0]]
+				if e.info.End() >= cut {
+					break
+				}
+				d.removeLocked(e)
+				if d.streams[name] == nil {
+					break
+				}
+			}
+		}
+	}
+	if d.cfg.MaxSize > 0 {
+		for d.bytes > d.cfg.MaxSize {
+			back := d.lru.Back()
+			if back == nil {
+				break
+			}
+			d.removeLocked(back.Value.(*diskEntry))
+		}
+	}
+}
+
+// Trim applies Depth and MaxSize now. Put and Get apply them as they go;
+// the owner may call Trim periodically so that an idle cache also ages.
+func (d *Disk) Trim() {
+	d.mu.Lock()
+	d.trimLocked()
+	d.mu.Unlock()
+}
+
+// Get returns the cached segment of stream that starts at start, with the
+// Path of its file, and marks it recently used.
+func (d *Disk) Get(stream string, start int64) (sdk.SegmentInfo, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var e *diskEntry
+	if s := d.streams[stream]; s != nil {
+		e = s.segs[start]
+	}
+	if e == nil {
+		d.misses.Add(1)
+		return sdk.SegmentInfo{}, false
+	}
+	if d.expired(e.info.End()) {
+		d.removeLocked(e)
+		d.misses.Add(1)
+		return sdk.SegmentInfo{}, false
+	}
+	d.lru.MoveToFront(e.elem)
+	d.hits.Add(1)
+	return e.info, true
+}
+
+// List returns the cached segments of stream whose start is in [from, to),
+// in order of start. It does not count as use.
+func (d *Disk) List(stream string, from, to int64) []sdk.SegmentInfo {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.streams[stream]
+	if s == nil {
+		return nil
+	}
+	i := sort.Search(len(s.starts), func(i int) bool { return s.starts[i] >= from })
+	var out []sdk.SegmentInfo
+	for ; i < len(s.starts) && s.starts[i] < to; i++ {
+		info := s.segs[s.starts[i]].info
+		if d.expired(info.End()) {
+			continue
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// Want counts a request for a segment that was not in the cache and reports
+// whether the segment should now be cached: true at its Misses-th request
+// (always true when Misses <= 1).
+func (d *Disk) Want(stream string, start int64) bool {
+	if d.cfg.Misses <= 1 {
+		return true
+	}
+	k := Key{Stream: stream, Start: start}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.wants) >= maxWantKeys {
+		clear(d.wants)
+	}
+	d.wants[k]++
+	if d.wants[k] >= d.cfg.Misses {
+		delete(d.wants, k)
+		return true
+	}
+	return false
+}
+
+// Put stores the bytes of a segment of stream described by info (Start,
+// Duration and InitHash are required; Size and Checksum are checked when
+// set). Storing a segment that is cached, being stored, older than Depth or
+// larger than MaxSize does nothing. After it, the cache is within MaxSize.
+func (d *Disk) Put(stream string, info sdk.SegmentInfo, data []byte) error {
+	if err := sdk.CheckStreamName(stream); err != nil {
+		return fmt.Errorf("cache: put segment: %w", err)
+	}
+	if len(data) == 0 {
+		return fmt.Errorf("cache: put segment %s/%d: no data", stream, info.Start)
+	}
+	if info.Size != 0 && info.Size != int64(len(data)) {
+		return fmt.Errorf("cache: put segment %s/%d: size %d, want %d", stream, info.Start, len(data), info.Size)
+	}
+	sum := media.Checksum(data)
+	if info.Checksum != "" && info.Checksum != sum {
+		return fmt.Errorf("cache: put segment %s/%d: checksum %s, want %s", stream, info.Start, sum, info.Checksum)
+	}
+	sn := SegmentName{Start: info.Start, Duration: info.Duration, Size: int64(len(data)), InitHash: info.InitHash, Checksum: sum}
+	name, err := sn.Format()
+	if err != nil {
+		return fmt.Errorf("cache: put segment %s/%d: %w", stream, info.Start, err)
+	}
+	if d.expired(info.Start+info.Duration) || (d.cfg.MaxSize > 0 && sn.Size > d.cfg.MaxSize) {
+		return nil
+	}
+	k := Key{Stream: stream, Start: info.Start}
+	d.mu.Lock()
+	_, busy := d.pending[k]
+	if s := d.streams[stream]; busy || (s != nil && s.segs[info.Start] != nil) {
+		d.mu.Unlock()
+		return nil
+	}
+	d.pending[k] = struct{}{}
+	d.mu.Unlock()
+
+	dir := filepath.Join(d.cfg.Root, stream)
+	path := filepath.Join(dir, name)
+	err = d.writeAtomic(dir, path, data)
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.pending, k)
+	if err != nil {
+		return fmt.Errorf("cache: put segment %s/%d: %w", stream, info.Start, err)
+	}
+	d.insertLocked(&diskEntry{stream: stream, info: sdk.SegmentInfo{
+		Start: sn.Start, Duration: sn.Duration, Size: sn.Size, InitHash: sn.InitHash, Checksum: sn.Checksum, Path: path,
+	}})
+	d.trimLocked()
+	return nil
+}
+
+// writeAtomic writes data to a temp file under Root/.tmp, syncs it and
+// renames it to path. The directory is not synced: a rename lost in a crash
+// only costs a cache miss.
+func (d *Disk) writeAtomic(dir, path string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(d.tmp, "put-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// PutInit stores an init segment of stream; its Hash must be
+// media.InitHash(init.Data). Inits are small and not counted in MaxSize.
+func (d *Disk) PutInit(stream string, init media.Init) error {
+	if err := sdk.CheckStreamName(stream); err != nil {
+		return fmt.Errorf("cache: put init: %w", err)
+	}
+	if got := media.InitHash(init.Data); got != init.Hash {
+		return fmt.Errorf("cache: put init %s/%s: data hashes to %s", stream, init.Hash, got)
+	}
+	name := "init_" + init.Hash + ".json"
+	dir := filepath.Join(d.cfg.Root, stream)
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	b, err := json.Marshal(init)
+	if err != nil {
+		return fmt.Errorf("cache: put init %s/%s: %w", stream, init.Hash, err)
+	}
+	if err := d.writeAtomic(dir, path, b); err != nil {
+		return fmt.Errorf("cache: put init %s/%s: %w", stream, init.Hash, err)
+	}
+	return nil
+}
+
+// GetInit returns the cached init segment of stream with that hash.
+func (d *Disk) GetInit(stream, hash string) (media.Init, bool) {
+	if sdk.CheckStreamName(stream) != nil || !validToken(hash) {
+		return media.Init{}, false
+	}
+	b, err := os.ReadFile(filepath.Join(d.cfg.Root, stream, "init_"+hash+".json"))
+	if err != nil {
+		return media.Init{}, false
+	}
+	var init media.Init
+	if err := json.Unmarshal(b, &init); err != nil || init.Hash != hash || media.InitHash(init.Data) != hash {
+		return media.Init{}, false
+	}
+	return init, true
+}
+
+// DiskStats is a snapshot of the counters of a Disk.
+type DiskStats struct {
+	Hits, Misses, Evictions uint64
+	Bytes, Entries, MaxSize int64
+}
+
+// Stats returns the counters so far.
+func (d *Disk) Stats() DiskStats {
+	return DiskStats{
+		Hits:      d.hits.Load(),
+		Misses:    d.misses.Load(),
+		Evictions: d.evictions.Load(),
+		Bytes:     d.bytesGauge.Load(),
+		Entries:   d.entries.Load(),
+		MaxSize:   d.cfg.MaxSize,
+	}
+}
+
+// Root is the cache directory (absolute).
+func (d *Disk) Root() string { return d.cfg.Root }
+
+// SegmentName is what a segment file's name says about it.
+type SegmentName struct {
+	Start, Duration, Size int64
+	InitHash, Checksum    string
+}
+
+// maxTokenLen bounds the init hash and checksum in a file name.
+const maxTokenLen = 64
+
+// Format returns the file name START_DURATION_SIZE_INITHASH_CHECKSUM.m4s, or
+// an error when a field cannot be put in a name.
+func (n SegmentName) Format() (string, error) {
+	switch {
+	case n.Start < 0:
+		return "", fmt.Errorf("negative start %d", n.Start)
+	case n.Duration <= 0:
+		return "", fmt.Errorf("duration %d is not positive", n.Duration)
+	case n.Size <= 0:
+		return "", fmt.Errorf("size %d is not positive", n.Size)
+	case !validToken(n.InitHash):
+		return "", fmt.Errorf("init hash %.80q is not 1 to %d letters and digits", n.InitHash, maxTokenLen)
+	case !validToken(n.Checksum):
+		return "", fmt.Errorf("checksum %.80q is not 1 to %d letters and digits", n.Checksum, maxTokenLen)
+	}
+	return strconv.FormatInt(n.Start, 10) + "_" + strconv.FormatInt(n.Duration, 10) + "_" +
+		strconv.FormatInt(n.Size, 10) + "_" + n.InitHash + "_" + n.Checksum + ".m4s", nil
+}
+
+// ParseSegmentName parses a segment file name made by Format. Only the
+// canonical form is accepted: Format(ParseSegmentName(s)) == s.
+func ParseSegmentName(name string) (SegmentName, error) {
+	base, ok := strings.CutSuffix(name, ".m4s")
+	if !ok {
+		return SegmentName{}, fmt.Errorf("cache: segment file name %.80q: no .m4s suffix", name)
+	}
+	parts := strings.Split(base, "_")
+	if len(parts) != 5 {
+		return SegmentName{}, fmt.Errorf("cache: segment file name %.80q: want 5 fields", name)
+	}
+	var nums [3]int64
+	for i := range nums {
+		v, err := parseCanonicalInt(parts[i])
+		if err != nil {
+			return SegmentName{}, fmt.Errorf("cache: segment file name %.80q: %v", name, err)
+		}
+		nums[i] = v
+	}
+	n := SegmentName{Start: nums[0], Duration: nums[1], Size: nums[2], InitHash: parts[3], Checksum: parts[4]}
+	if _, err := n.Format(); err != nil {
+		return SegmentName{}, fmt.Errorf("cache: segment file name %.80q: %v", name, err)
+	}
+	return n, nil
+}
+
+// ParseInitName parses an init file name init_HASH.json and returns HASH.
+func ParseInitName(name string) (string, error) {
+	h, ok := strings.CutPrefix(name, "init_")
+	if ok {
+		h, ok = strings.CutSuffix(h, ".json")
+	}
+	if !ok || !validToken(h) {
+		return "", fmt.Errorf("cache: init file name %.80q is not init_HASH.json", name)
+	}
+	return h, nil
+}
+
+// parseCanonicalInt parses a non-negative decimal with no sign and no
+// leading zero.
+func parseCanonicalInt(s string) (int64, error) {
+	if s == "" || len(s) > 19 || (len(s) > 1 && s[0] == '0') {
+		return 0, fmt.Errorf("%.24q is not a canonical number", s)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, fmt.Errorf("%.24q is not a canonical number", s)
+		}
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
+// validToken reports whether s is 1 to maxTokenLen ASCII letters and digits.
+func validToken(s string) bool {
+	if s == "" || len(s) > maxTokenLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	descDiskHits      = prometheus.NewDesc("edge_cache_disk_hits_total", "Disk cache lookups that found the segment.", nil, nil)
+	descDiskMisses    = prometheus.NewDesc("edge_cache_disk_misses_total", "Disk cache lookups that did not find the segment.", nil, nil)
+	descDiskEvictions = prometheus.NewDesc("edge_cache_disk_evictions_total", "Segments deleted from the disk cache by depth or size.", nil, nil)
+	descDiskBytes     = prometheus.NewDesc("edge_cache_disk_bytes", "Bytes of segment data held by the disk cache.", nil, nil)
+	descDiskEntries   = prometheus.NewDesc("edge_cache_disk_entries", "Segments held by the disk cache.", nil, nil)
+)
+
+// Collector returns a prometheus collector that exports the counters of d
+// (namespace "edge", subsystem "cache", names edge_cache_disk_*). Register
+// it once per registry.
+func (d *Disk) Collector() prometheus.Collector { return diskCollector{d} }
+
+type diskCollector struct{ d *Disk }
+
+func (c diskCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descDiskHits, descDiskMisses, descDiskEvictions, descDiskBytes, descDiskEntries} {
+		ch <- d
+	}
+}
+
+func (c diskCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.d.Stats()
+	ch <- prometheus.MustNewConstMetric(descDiskHits, prometheus.CounterValue, float64(s.Hits))
+	ch <- prometheus.MustNewConstMetric(descDiskMisses, prometheus.CounterValue, float64(s.Misses))
+	ch <- prometheus.MustNewConstMetric(descDiskEvictions, prometheus.CounterValue, float64(s.Evictions))
+	ch <- prometheus.MustNewConstMetric(descDiskBytes, prometheus.GaugeValue, float64(s.Bytes))
+	ch <- prometheus.MustNewConstMetric(descDiskEntries, prometheus.GaugeValue, float64(s.Entries))
+}
