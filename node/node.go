@@ -4,6 +4,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"math"
 	"log/slog"
 	"net/url"
 	"sort"
@@ -263,12 +264,13 @@ func (n *Node) Start(ctx context.Context) {
 	go func() { defer n.wg.Done(); n.pollSources(n.ctx) }()
 }
 
-// startStream runs s if it is not running, and its recorder once.
-func (n *Node) startStream(s *Stream) {
+// startStream runs s if it is not running, and its recorder once. It
+// reports whether it started it.
+func (n *Node) startStream(s *Stream) bool {
 	s.runMu.Lock()
 	defer s.runMu.Unlock()
 	if s.running || n.ctx == nil || n.ctx.Err() != nil {
-		return
+		return false
 	}
 	if s.rec != nil && !s.recStarted {
 		s.recStarted = true
@@ -287,6 +289,7 @@ func (n *Node) startStream(s *Stream) {
 		s.runMu.Unlock()
 		cancel()
 	}()
+	return true
 }
 
 // removeStream stops a stream and forgets it.
@@ -346,12 +349,21 @@ func (n *Node) Stream(name string) (*Stream, bool) {
 }
 
 // Watch marks a viewer on s: an on-demand stream starts pulling (if it is
-// not) and keeps pulling until IdleTimeout after the last call.
-func (n *Node) Watch(s *Stream) {
+// not) and keeps pulling until IdleTimeout after the last call. When it
+// was idle, Watch waits (bounded by ctx) for its first live segment, so the
+// viewer who woke it gets a playlist.
+func (n *Node) Watch(ctx context.Context, s *Stream) {
 	s.lastAccess.Store(time.Now().UnixNano())
-	if s.onDemand {
-		n.startStream(s)
+	if !s.onDemand || !n.startStream(s) {
+		return
 	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	after := int64(math.MinInt64)
+	if last, ok := s.live.Snapshot().Last(); ok {
+		after = last.Seq
+	}
+	_ = s.live.Wait(wctx, after)
 }
 
 // StreamNames lists the node's streams in order.

@@ -45,6 +45,24 @@ type Stream interface {
 	Status() StreamStatus
 }
 
+// Watcher is an optional interface of a Stream: Watch is called before a
+// viewer's live request (live, rewind and EVENT playlists, segments, inits,
+// an M4F live pull), so a node can start pulling a stream it restreams on
+// demand, and keep it pulled while it is watched. Listings (the API,
+// recording_status.json, /m4f/v1/streams) do not call it. Watch may block
+// briefly (bounded by ctx) while a stream that was idle gets its first
+// segment.
+type Watcher interface {
+	Watch(ctx context.Context)
+}
+
+// watch calls st's Watch when it has one.
+func watch(ctx context.Context, st Stream) {
+	if w, ok := st.(Watcher); ok {
+		w.Watch(ctx)
+	}
+}
+
 // Archive is the archive of one stream: sdk.Store bound to one stream
 // name. Every method is given a context with a deadline (Config.ArchiveTimeout).
 // Errors: sdk.ErrNotFound (wrapped or not) answers 404; ErrUnavailable or

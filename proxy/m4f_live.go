@@ -21,6 +21,7 @@ import (
 func (s *Server) serveM4FLive(ctx *fasthttp.RequestCtx, st Stream, caller string) error {
 	wctx, cancel := context.WithTimeout(s.base, s.cfg.M4FLiveWait)
 	defer cancel()
+	watch(wctx, st) // a downstream node pulling live is a viewer
 	if err := waitLive(wctx, st); err != nil {
 		return &httpError{status: fasthttp.StatusServiceUnavailable,
 			msg: "m4f: stream " + st.Name() + " has no live window on this node yet"}
@@ -145,6 +146,7 @@ func (b *liveBody) WriteTo(w io.Writer) (int64, error) {
 		if s.base.Err() != nil {
 			return end("node shutting down")
 		}
+		watch(s.base, b.st) // still pulled: keep an on-demand stream alive
 		if nl := b.st.Live(); nl != l {
 			if nl == nil {
 				return end("stream stopped")

@@ -411,6 +411,11 @@ func TestM4FLive(t *testing.T) {
 	c.wantInit(t, w.in)
 	c.wantSegment(t, s9)
 
+	// The server counts a frame after writing it: the client may see it first.
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(w.srv.m4fm.frames.WithLabelValues("segment")) < 8 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if n := testutil.ToFloat64(w.srv.m4fm.frames.WithLabelValues("segment")); n != 8 {
 		t.Errorf("frames_sent_total{type=segment} = %v, want 8", n)
 	}

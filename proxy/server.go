@@ -248,6 +248,10 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 	actx, cancel := context.WithTimeout(s.base, s.cfg.ArchiveTimeout)
 	defer cancel()
 	switch req.route {
+	case routeLive, routeRewind, routeEvent, routeInit, routeSegment:
+		watch(actx, st)
+	}
+	switch req.route {
 	case routeLive:
 		return s.serveLive(ctx, st)
 	case routeArchive:

@@ -18,7 +18,10 @@ type backend struct {
 	store func(ctx context.Context) (sdk.Store, error)
 }
 
-var _ proxy.Backend = backend{}
+var (
+	_ proxy.Backend = backend{}
+	_ proxy.Watcher = stream{}
+)
 
 func (b backend) Stream(name string) (proxy.Stream, bool) {
 	s, ok := b.n.Stream(name)
@@ -38,11 +41,11 @@ type stream struct {
 
 func (s stream) Name() string { return s.s.Name() }
 
-// Live counts as watching: an on-demand stream starts pulling.
-func (s stream) Live() *cache.Live {
-	s.n.Watch(s.s)
-	return s.s.Live()
-}
+func (s stream) Live() *cache.Live { return s.s.Live() }
+
+// Watch is called before a viewer's live request: an on-demand stream
+// starts pulling.
+func (s stream) Watch(ctx context.Context) { s.n.Watch(ctx, s.s) }
 
 func (s stream) Archive() proxy.Archive {
 	if !s.s.Records() {
