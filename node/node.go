@@ -4,8 +4,8 @@ package node
 import (
 	"context"
 	"fmt"
-	"math"
 	"log/slog"
+	"math"
 	"net/url"
 	"sort"
 	"strings"

@@ -156,8 +156,8 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := proxy.New(proxy.Config{
-		Backend:  backend{n: n, store: sups.store},
-		Memory:   cache.NewMemory(memoryBudget()),
+		Backend:    backend{n: n, store: sups.store},
+		Memory:     cache.NewMemory(memoryBudget()),
 		Logger:     log,
 		Registry:   reg,
 		Node:       nc.Name,
