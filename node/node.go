@@ -130,11 +130,17 @@ func (n *Node) newStream(sc *config.Stream, key string) (*Stream, error) {
 		if inKey == "" {
 			inKey = key
 		}
+		var remote *RemoteInput
+		if scheme == config.SchemeM4F {
+			in, _ := n.cfg.Topology.Input(raw)
+			remote = &RemoteInput{Index: i, Addr: in.Addr(), Stream: in.Stream, RemoteDVR: in.RemoteDVR, Key: inKey}
+		}
 		s.inputs = append(s.inputs, &input{
 			index:  i,
 			url:    redactKey(raw),
 			target: target,
 			key:    inKey,
+			remote: remote,
 			ingest: func(ctx context.Context) (sdk.Ingest, error) { return n.cfg.Plugins.Ingest(ctx, scheme) },
 		})
 	}

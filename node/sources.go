@@ -87,7 +87,7 @@ func (n *Node) pollSource(ctx context.Context, src *source) {
 func (n *Node) addSourceStream(ctx context.Context, src *source, name string) error {
 	sc := &config.Stream{
 		Name:            name,
-		Inputs:          []string{"m4f://" + src.addr + "/" + name},
+		Inputs:          []string{"m4f://" + src.addr + "/" + name + "?remote_dvr=" + src.cfg.RemoteDVR},
 		SourceTimeout:   config.Duration(config.DefaultSourceTimeout),
 		SegmentDuration: config.Duration(config.DefaultSegmentDuration),
 		DVR:             src.cfg.DVR,

@@ -25,6 +25,7 @@ type input struct {
 	url    string // as written in the topology, key redacted
 	target string // what the plugin is given (file paths resolved, no key)
 	key    string // signs m4f:// requests; never logged
+	remote *RemoteInput // set for m4f:// inputs
 	ingest func(ctx context.Context) (sdk.Ingest, error)
 
 	cancel context.CancelFunc // non-nil while its capture runs
@@ -349,3 +350,38 @@ func (s *Stream) Status() Status {
 	}
 	return st
 }
+
+// RemoteInput is an m4f:// input of a stream: another node whose archive
+// the stream's archive lookup may ask.
+type RemoteInput struct {
+	Index     int    // position in the stream's inputs (priority order)
+	Addr      string // host:port
+	Stream    string // the stream's name on that node
+	RemoteDVR string // nochain, chain or none
+	Key       string // signs requests to it; never logged
+}
+
+// RemoteInputs lists the stream's m4f:// inputs in priority order.
+func (s *Stream) RemoteInputs() []RemoteInput {
+	var out []RemoteInput
+	for _, in := range s.inputs {
+		if in.remote != nil {
+			out = append(out, *in.remote)
+		}
+	}
+	return out
+}
+
+// ActiveInput is the index of the input in use now, -1 when none.
+func (s *Stream) ActiveInput() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.active
+}
+
+// Config is the stream's configuration (for a restreamed stream, the one
+// its source block gave it).
+func (s *Stream) Config() *config.Stream { return s.cfg }
+
+// NodeName is the name of the node that runs the stream.
+func (s *Stream) NodeName() string { return s.node }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/edgedvr/edge/cache"
-	"github.com/edgedvr/edge/cluster"
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/sdk"
 )
@@ -63,6 +62,10 @@ func watch(ctx context.Context, st Stream) {
 	}
 }
 
+// Archive methods serving a chained M4F archive call find the call's
+// X-Edge-Via / X-Edge-Hops in their context with cluster.ChainFrom, so an
+// archive that asks its own sources can pass the request on and never loop.
+//
 // Archive is the archive of one stream: sdk.Store bound to one stream
 // name. Every method is given a context with a deadline (Config.ArchiveTimeout).
 // Errors: sdk.ErrNotFound (wrapped or not) answers 404; ErrUnavailable or
@@ -110,21 +113,4 @@ type InputStatus struct {
 }
 
 // chainKey is the context key of the cluster.Chain of a chained M4F archive call.
-type chainKey struct{}
 
-// WithChain returns ctx carrying the X-Edge-Via / X-Edge-Hops chain of the
-// M4F archive call being served. The server sets it on the context it
-// passes to Archive methods when the call carried chain headers, so that an
-// Archive that asks its own sources (remote_dvr = "chain") can pass the
-// request on with chain.Forward(self) and never loop.
-func WithChain(ctx context.Context, chain cluster.Chain) context.Context {
-	return context.WithValue(ctx, chainKey{}, chain)
-}
-
-// ChainFrom returns the chain of the M4F archive call an Archive method is
-// serving; ok is false when the call carried no X-Edge-Via nor X-Edge-Hops
-// (a viewer request, or a node-to-node call that is not chained).
-func ChainFrom(ctx context.Context) (chain cluster.Chain, ok bool) {
-	chain, ok = ctx.Value(chainKey{}).(cluster.Chain)
-	return chain, ok
-}

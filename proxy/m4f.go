@@ -110,7 +110,7 @@ func (s *Server) dispatchM4F(ctx *fasthttp.RequestCtx, call *m4fCall) error {
 			return &httpError{status: fasthttp.StatusLoopDetected,
 				msg: "m4f: loop: node " + strconv.Quote(s.cfg.Node) + " is already in " + cluster.HeaderVia}
 		}
-		actx = WithChain(actx, chain)
+		actx = cluster.WithChain(actx, chain)
 	}
 	var from, to int64
 	if rt.Endpoint == m4f.EndpointRanges || rt.Endpoint == m4f.EndpointSegments {

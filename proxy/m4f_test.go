@@ -56,7 +56,7 @@ type chainArchive struct {
 func (a *chainArchive) record(ctx context.Context) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if c, ok := ChainFrom(ctx); ok {
+	if c, ok := cluster.ChainFrom(ctx); ok {
 		a.chain = &c
 	} else {
 		a.chain = nil

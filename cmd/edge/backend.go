@@ -14,8 +14,8 @@ import (
 
 // backend shows the node's streams to the HTTP front.
 type backend struct {
-	n     *node.Node
-	store func(ctx context.Context) (sdk.Store, error)
+	n        *node.Node
+	archives *archives
 }
 
 var (
@@ -28,15 +28,15 @@ func (b backend) Stream(name string) (proxy.Stream, bool) {
 	if !ok {
 		return nil, false
 	}
-	return stream{n: b.n, s: s, store: b.store}, true
+	return stream{n: b.n, s: s, archives: b.archives}, true
 }
 
 func (b backend) StreamNames() []string { return b.n.StreamNames() }
 
 type stream struct {
-	n     *node.Node
-	s     *node.Stream
-	store func(ctx context.Context) (sdk.Store, error)
+	n        *node.Node
+	s        *node.Stream
+	archives *archives
 }
 
 func (s stream) Name() string { return s.s.Name() }
@@ -47,12 +47,7 @@ func (s stream) Live() *cache.Live { return s.s.Live() }
 // starts pulling.
 func (s stream) Watch(ctx context.Context) { s.n.Watch(ctx, s.s) }
 
-func (s stream) Archive() proxy.Archive {
-	if !s.s.Records() {
-		return nil
-	}
-	return localArchive{name: s.s.Name(), store: s.store}
-}
+func (s stream) Archive() proxy.Archive { return s.archives.forStream(s.s) }
 
 func (s stream) Status() proxy.StreamStatus {
 	st := s.s.Status()

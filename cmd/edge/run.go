@@ -156,7 +156,7 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := proxy.New(proxy.Config{
-		Backend:    backend{n: n, store: sups.store},
+		Backend:    backend{n: n, archives: newArchives(nc.Name, sups.store, log, reg)},
 		Memory:     cache.NewMemory(memoryBudget()),
 		Logger:     log,
 		Registry:   reg,
