@@ -139,11 +139,13 @@ type Segmenter struct {
 	stats Stats
 
 	// input and demux
-	in     []byte
-	locked bool
-	rd     packetReader
-	dmx    *astits.Demuxer
-	cc     [8192]uint8 // last continuity counter + 1 per PID, 0 = none yet
+	in        []byte
+	locked    bool
+	rd        packetReader
+	dmx       *astits.Demuxer
+	cc        [8192]uint8 // last continuity counter + 1 per PID, 0 = none yet
+	queued    uint64      // TS packets handed to the demuxer so far
+	ccResetAt uint64      // forget cc after this many packets (ExpectDiscontinuity); 0 = no
 
 	// program
 	pmtPID, program     int
@@ -294,9 +296,18 @@ func (s *Segmenter) syncPackets() {
 			s.locked = true
 		}
 		s.rd.buf = append(s.rd.buf, in[i:next]...)
+		s.queued++
 		i = next
 	}
 	s.in = in[:copy(in, in[i:])]
+}
+
+// ExpectDiscontinuity tells the segmenter that the bytes written next do
+// not continue the ones before in the TS sense (a looped file starting
+// over): continuity counters are not checked across that point, so it is
+// not counted as an error. Timestamps are handled as always.
+func (s *Segmenter) ExpectDiscontinuity() {
+	s.ccResetAt = s.queued + uint64(len(s.in)/tsPacketSize)
 }
 
 // demux pulls everything astits can give from the buffered packets.
@@ -319,6 +330,10 @@ func (s *Segmenter) demux() {
 // checks continuity, and keeps only the PIDs the segmenter uses.
 func (s *Segmenter) skipPacket(p *astits.Packet) bool {
 	s.stats.Packets++
+	if s.ccResetAt != 0 && s.stats.Packets > s.ccResetAt {
+		s.cc = [8192]uint8{}
+		s.ccResetAt = 0
+	}
 	h := &p.Header
 	if h.TransportErrorIndicator || h.PID == astits.PIDNull {
 		return true

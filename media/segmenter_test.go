@@ -735,3 +735,21 @@ func TestReanchorKeepsContinuingClock(t *testing.T) {
 		})
 	}
 }
+
+// TestExpectDiscontinuity: a file that starts over is not counted as a
+// continuity error when the input says so, and is when it does not.
+func TestExpectDiscontinuity(t *testing.T) {
+	ts := genTS(t, "av.ts", avArgs(12)...)
+	for _, expect := range []bool{false, true} {
+		sg := NewSegmenter(SegmenterConfig{OnInit: func(Init) {}, OnSegment: func(Segment) {}})
+		sg.Write(ts)
+		if expect {
+			sg.ExpectDiscontinuity()
+		}
+		sg.Write(ts)
+		sg.Flush()
+		if got := sg.Stats().CCErrors; (got == 0) != expect {
+			t.Errorf("ExpectDiscontinuity %v: %d continuity errors", expect, got)
+		}
+	}
+}

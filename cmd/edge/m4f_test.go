@@ -143,7 +143,6 @@ func TestThreeTierChain(t *testing.T) {
 	cache := mt.start(t, path, "cache")
 	edge := mt.start(t, path, "edge")
 	testkit.Send(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port), testkit.SenderOptions{})
-	_ = cache
 
 	// The edge learns of the stream through the cache (source polling) and
 	// pulls it on demand when asked: keep asking until it has segments.
@@ -154,6 +153,10 @@ func TestThreeTierChain(t *testing.T) {
 		return ok && len(segs) >= 2
 	})
 
+	// The video goes through the cache tier: it streams live to the edge.
+	if n := testkit.Metric(t, cache.URL, "edge_m4f_live_clients"); n < 1 {
+		t.Errorf("cache tier has %v live M4F clients, want the edge", n)
+	}
 	pr := testkit.FFprobe(t, edgePL)
 	if codec, w, h, _ := pr.Video(); codec != "h264" || w != 320 || h != 240 || !pr.HasAudio("aac") {
 		t.Fatalf("edge live: ffprobe sees %+v, want h264 320x240 and aac", pr.Streams)

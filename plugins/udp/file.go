@@ -243,6 +243,7 @@ loop:
 			}
 			loopBytes = 0
 			s.c.loops.Add(1)
+			s.seg.ExpectDiscontinuity() // the file starting over is not a CC error
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
 				return fmt.Errorf("udp: rewind input file: %w", err)
 			}
