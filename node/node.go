@@ -264,7 +264,7 @@ func (n *Node) Start(ctx context.Context) {
 			continue
 		}
 		n.startStream(s)
-		n.log.Info("stream started", "stream", s.name, "inputs", s.cfg.Inputs, "dvr", s.rec != nil)
+		n.log.Info("stream started", "stream", s.name, "inputs", s.inputURLs(), "dvr", s.rec != nil)
 	}
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.pollSources(n.ctx) }()

@@ -312,6 +312,15 @@ func (s *Stream) capture(ctx context.Context, in *input) {
 // Name is the stream's name.
 func (s *Stream) Name() string { return s.name }
 
+// inputURLs are the stream's inputs as logged and shown: keys redacted.
+func (s *Stream) inputURLs() []string {
+	out := make([]string, len(s.inputs))
+	for i, in := range s.inputs {
+		out[i] = in.url
+	}
+	return out
+}
+
 // Live is the stream's live window.
 func (s *Stream) Live() *cache.Live { return s.live }
 

@@ -33,7 +33,8 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Logger for request errors. By default, slog.Default().
 	Logger *slog.Logger
-	// Node is this node's name, added to log lines.
+	// Node is this node's name: it answers /m4f/v1/streams and detects
+	// chained calls that loop back here. The Logger should carry it.
 	Node string
 	// LiveSegments is how many segments the live playlist (index.m3u8)
 	// lists. By default, 6.
@@ -121,7 +122,7 @@ func New(cfg Config) *Server {
 	if cfg.M4FLiveWait <= 0 {
 		cfg.M4FLiveWait = 5 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.Node)}
+	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.inits, _ = lru.New[string, []byte](1024)
 	s.metrics = newMetrics(cfg.Registry)

@@ -99,7 +99,7 @@ func (a *archives) build(s *node.Stream) (proxy.Archive, error) {
 		Disk:        disk,
 		Sources:     sources,
 		Unavailable: proxy.ErrUnavailable,
-		Logger:      a.log.With("stream", s.Name()),
+		Logger:      a.log,
 		Metrics:     a.metrics,
 	})
 }
