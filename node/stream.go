@@ -22,9 +22,9 @@ const captureRetry = 500 * time.Millisecond
 // input is one entry of a stream's inputs, in priority order.
 type input struct {
 	index  int
-	url    string // as written in the topology, key redacted
-	target string // what the plugin is given (file paths resolved, no key)
-	key    string // signs m4f:// requests; never logged
+	url    string       // as written in the topology, key redacted
+	target string       // what the plugin is given (file paths resolved, no key)
+	key    string       // signs m4f:// requests; never logged
 	remote *RemoteInput // set for m4f:// inputs
 	ingest func(ctx context.Context) (sdk.Ingest, error)
 

@@ -113,4 +113,3 @@ type InputStatus struct {
 }
 
 // chainKey is the context key of the cluster.Chain of a chained M4F archive call.
-
