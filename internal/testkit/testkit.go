@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -60,26 +61,41 @@ func Need(t testing.TB, tools ...string) {
 	}
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// Test ports come from below the kernel's ephemeral range (32768 and up
+// on Linux), so an outgoing connection or an ffmpeg sender of a test
+// running in parallel cannot take a port between our check and its use.
+const portLow, portHigh = 20000, 32000
+
+// FreePort returns a TCP (and UDP) port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		p := portLow + rand.IntN(portHigh-portLow)
+		if PortFree(p) {
+			return p
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port below the ephemeral range")
+	return 0
 }
 
 // FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
-func FreeUDPPort(t testing.TB) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+func FreeUDPPort(t testing.TB) int { return FreePort(t) }
+
+// PortFree reports whether both TCP and UDP port p can be bound on 127.0.0.1.
+func PortFree(p int) bool {
+	addr := fmt.Sprintf("127.0.0.1:%d", p)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
+		return false
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	defer ln.Close()
+	c, err := net.ListenPacket("udp4", addr)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // Proc is a child process whose output is kept for the test log.

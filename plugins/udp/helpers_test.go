@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os/exec"
 	"strings"
@@ -26,15 +27,21 @@ func ffmpegPath(t testing.TB) string {
 	return p
 }
 
-// freeUDPPort returns a UDP port that was free on 127.0.0.1 a moment ago.
+// freeUDPPort returns a UDP port that was free on 127.0.0.1 a moment ago,
+// from below the kernel's ephemeral range so that no sender's source port
+// (ours or a parallel test's) can take it before we bind it.
 func freeUDPPort(t testing.TB) int {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		p := 20000 + rand.IntN(12000)
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		if err == nil {
+			c.Close()
+			return p
+		}
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	t.Fatal("no free UDP port below the ephemeral range")
+	return 0
 }
 
 // ffmpegSource returns the ffmpeg arguments that encode secs seconds of
