@@ -49,6 +49,9 @@ type Node struct {
 	cfg     Config
 	log     *slog.Logger
 	sources []*source
+	// overrides are [[node.stream]] blocks without inputs: the settings of
+	// a stream that a source block restreams.
+	overrides map[string]*config.Stream
 
 	mu      sync.RWMutex
 	streams map[string]*Stream
@@ -67,8 +70,13 @@ func New(cfg Config) (*Node, error) {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, streams: make(map[string]*Stream)}
+	n := &Node{cfg: cfg, log: cfg.Logger, streams: make(map[string]*Stream), overrides: make(map[string]*config.Stream)}
 	for _, sc := range cfg.Node.Streams {
+		if len(sc.Inputs) == 0 {
+			// Settings (archive, cache) for a stream a source block brings.
+			n.overrides[sc.Name] = sc
+			continue
+		}
 		s, err := n.newStream(sc, cfg.Topology.ClusterKey)
 		if err != nil {
 			return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
@@ -250,6 +258,11 @@ func (n *Node) HasArchive() bool {
 	}
 	for _, src := range n.sources {
 		if src.cfg.DVR != nil {
+			return true
+		}
+	}
+	for _, o := range n.overrides {
+		if o.DVR != nil {
 			return true
 		}
 	}

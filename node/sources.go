@@ -93,6 +93,18 @@ func (n *Node) addSourceStream(ctx context.Context, src *source, name string) er
 		DVR:             src.cfg.DVR,
 		Cache:           src.cfg.Cache,
 	}
+	if o := n.overrides[name]; o != nil {
+		// A [[node.stream]] without inputs sets this stream's own settings.
+		if o.DVR != nil {
+			sc.DVR = o.DVR
+		}
+		if o.Cache != nil {
+			sc.Cache = o.Cache
+		}
+		if o.SourceTimeout > 0 {
+			sc.SourceTimeout = o.SourceTimeout
+		}
+	}
 	s, err := n.newStream(sc, src.key)
 	if err != nil {
 		return err
