@@ -387,3 +387,31 @@ func TestRetentionByDepth(t *testing.T) {
 		t.Errorf("cam10 (no depth) begins %.0f s after the node started: retention of cam1 touched it", first-float64(start.Unix()))
 	}
 }
+
+// TestGracefulStopFlushes: SIGTERM finishes the open segment and writes it,
+// so the archive reaches up to the moment of the stop.
+func TestGracefulStopFlushes(t *testing.T) {
+	t.Parallel()
+	testkit.Need(t, "ffmpeg")
+	tp := newTopo(t)
+	port := testkit.FreeUDPPort(t)
+	// Long segments: without the flush, the archive would end seconds early.
+	tp.stream("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", port)}, `segment_duration = "8s"`, tp.dvr(""))
+	node := testkit.StartNode(t, tp.write(t), "origin", tp.listen)
+	testkit.Send(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port), testkit.SenderOptions{})
+	testkit.Eventually(t, 30*time.Second, "a first segment", func() bool {
+		return testkit.Metric(t, node.URL, "edge_dvr_segments_written_total") >= 1
+	})
+	time.Sleep(4 * time.Second) // mid-segment
+	stop := time.Now().UnixMilli()
+	if !node.Term(20 * time.Second) {
+		t.Fatal("node did not stop within 20 s of SIGTERM")
+	}
+	segs, _, _ := testkit.Archive(t, tp.root, "cam")
+	if len(segs) < 2 {
+		t.Fatalf("%d segments: the open one was not written at the stop", len(segs))
+	}
+	if end := segs[len(segs)-1].End(); end < stop-1500 {
+		t.Fatalf("archive ends %.1f s before the stop: the open segment was lost", secs(stop-end))
+	}
+}
