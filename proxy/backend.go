@@ -45,9 +45,10 @@ type Stream interface {
 }
 
 // Watcher is an optional interface of a Stream: Watch is called before a
-// viewer's live request (live, rewind and EVENT playlists, segments, inits,
-// an M4F live pull), so a node can start pulling a stream it restreams on
-// demand, and keep it pulled while it is watched. Listings (the API,
+// viewer's live request (live, rewind and EVENT playlists, an M4F live
+// pull), so a node can start pulling a stream it restreams on demand, and
+// keep it pulled while it is watched (players reload live playlists every
+// few seconds). Listings (the API,
 // recording_status.json, /m4f/v1/streams) do not call it. Watch may block
 // briefly (bounded by ctx) while a stream that was idle gets its first
 // segment.

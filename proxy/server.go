@@ -249,7 +249,10 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 	actx, cancel := context.WithTimeout(s.base, s.cfg.ArchiveTimeout)
 	defer cancel()
 	switch req.route {
-	case routeLive, routeRewind, routeEvent, routeInit, routeSegment:
+	case routeLive, routeRewind, routeEvent:
+		// Live playlists only: players reload them every few seconds,
+		// which keeps an on-demand stream pulled; segment and init URLs
+		// are shared with archive playlists and must not start live pulls.
 		watch(actx, st)
 	}
 	switch req.route {

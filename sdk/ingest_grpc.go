@@ -166,7 +166,7 @@ func (s *ingestServer) Capture(stream pb.Ingest_CaptureServer) error {
 	return toStatus(err)
 }
 
-var errBadEvent = errors.New("event must carry exactly one of Init and Segment")
+var errBadEvent = errors.New("event must carry at most one of Init and Segment")
 
 // eventToPB converts an Event without copying its bytes.
 func eventToPB(e Event) (*pb.Event, error) {
@@ -182,6 +182,8 @@ func eventToPB(e Event) (*pb.Event, error) {
 			return nil, err
 		}
 		ev.Kind = &pb.Event_Segment{Segment: segmentToPB(e.Segment)}
+	case e.Segment == nil && e.Init == nil:
+		// A stats-only update: counters moved with nothing to deliver.
 	default:
 		return nil, errBadEvent
 	}
@@ -204,6 +206,8 @@ func eventFromPB(ev *pb.Event) (Event, error) {
 		}
 		seg := segmentFromPB(k.Segment)
 		e.Segment = &seg
+	case nil:
+		// A stats-only update.
 	default:
 		return Event{}, errBadEvent
 	}

@@ -141,6 +141,15 @@ func TestCaptureOversize(t *testing.T) {
 	if _, err := eventToPB(Event{Init: &media.Init{}, Segment: &media.Segment{}}); !errors.Is(err, errBadEvent) {
 		t.Fatalf("event with init and segment: %v, want errBadEvent", err)
 	}
+	// A stats-only event crosses as one.
+	pe, err := eventToPB(Event{Stats: media.Stats{GarbageBytes: 42}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := eventFromPB(pe)
+	if err != nil || back.Init != nil || back.Segment != nil || back.Stats.GarbageBytes != 42 {
+		t.Fatalf("stats-only event came back as %+v, %v", back, err)
+	}
 }
 
 func TestStoreRoundTrip(t *testing.T) {

@@ -44,8 +44,10 @@ type CaptureRequest struct {
 // only grow for the life of one Capture call.
 type IngestStats = media.Stats
 
-// Event is one thing an ingest plugin delivers: exactly one of Init and
-// Segment is set, and Stats is the plugin's counters at that moment.
+// Event is one thing an ingest plugin delivers: at most one of Init and
+// Segment is set, and Stats is the plugin's counters at that moment. An
+// event with neither is a stats update: plugins send one now and then when
+// their counters move without a segment to carry them (bad input).
 type Event struct {
 	Init    *media.Init
 	Segment *media.Segment

@@ -159,6 +159,11 @@ func (s *sink) publish(now time.Time) {
 	if cur == s.loggedBad || now.Sub(s.lastLog) < logEvery {
 		return
 	}
+	// Tell the host too: a source sending nothing but bad input has no
+	// segment to carry the counters.
+	if s.err == nil {
+		s.err = s.emit(sdk.Event{Stats: st})
+	}
 	s.log.Warn("udp: bad input",
 		"garbage_bytes", cur.garbage-s.loggedBad.garbage,
 		"cc_errors", cur.cc-s.loggedBad.cc,
