@@ -60,10 +60,14 @@ func FuzzDecodeEvent(f *testing.F) {
 			if a.Hash != c.Hash || a.Codecs != c.Codecs || a.Width != c.Width || a.Height != c.Height || !bytes.Equal(a.Data, c.Data) {
 				t.Fatalf("init changed: %+v != %+v", a, c)
 			}
-		default:
+		case e.Segment != nil:
 			a, c := e.Segment, e2.Segment
 			if a.Start != c.Start || a.Duration != c.Duration || a.InitHash != c.InitHash || !bytes.Equal(a.Data, c.Data) {
 				t.Fatalf("segment changed: %+v != %+v", a, c)
+			}
+		default:
+			if e2.Init != nil || e2.Segment != nil {
+				t.Fatalf("a stats-only event came back carrying media")
 			}
 		}
 	})
