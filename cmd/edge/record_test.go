@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -413,5 +415,59 @@ func TestGracefulStopFlushes(t *testing.T) {
 	}
 	if end := segs[len(segs)-1].End(); end < stop-1500 {
 		t.Fatalf("archive ends %.1f s before the stop: the open segment was lost", secs(stop-end))
+	}
+}
+
+// TestBadInputCounted: garbage datagrams, truncated TS and a PMT that lists
+// only an unsupported codec are counted in the node's metrics, nothing
+// crashes, and a good source afterwards records as usual.
+func TestBadInputCounted(t *testing.T) {
+	t.Parallel()
+	testkit.Need(t, "ffmpeg")
+	tp := newTopo(t)
+	port := testkit.FreeUDPPort(t)
+	tp.stream("bad", []string{fmt.Sprintf("udp://127.0.0.1:%d", port)}, `segment_duration = "1s"`, tp.dvr(""))
+	node := testkit.StartNode(t, tp.write(t), "origin", tp.listen)
+
+	conn, err := net.Dial("udp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ts, err := os.ReadFile("../../examples/topologies/sample.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 300 {
+		garbage := make([]byte, 1316)
+		for j := range garbage {
+			garbage[j] = byte(rng.Uint32())
+		}
+		conn.Write(garbage)
+		conn.Write(ts[i*1316 : i*1316+100]) // a truncated TS packet
+	}
+	metric := func(kind string) float64 {
+		return testkit.Metric(t, node.URL, "edge_ingest_errors_total", "stream=bad", "kind="+kind)
+	}
+	testkit.Eventually(t, 15*time.Second, "garbage to be counted", func() bool { return metric("garbage_bytes") > 0 })
+
+	// A TS whose only program carries MPEG-1 audio (mp2), which we do not take.
+	mp2 := testkit.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3", "-c:a", "mp2",
+		"-f", "mpegts", fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port))
+	testkit.Eventually(t, 30*time.Second, "the unsupported codec to be counted", func() bool { return metric("unsupported") > 0 })
+	testkit.Eventually(t, 20*time.Second, "the mp2 sender to finish", mp2.Exited)
+	if node.Exited() {
+		t.Fatal("node died on bad input")
+	}
+
+	// A good source records.
+	testkit.Send(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port), testkit.SenderOptions{})
+	testkit.Eventually(t, 30*time.Second, "recording after bad input", func() bool {
+		return testkit.Metric(t, node.URL, "edge_dvr_segments_written_total", "stream=bad") >= 2
+	})
+	if !strings.Contains(node.Output(), "bad input") {
+		t.Error("no log line about the bad input")
 	}
 }

@@ -138,6 +138,7 @@ func (s *sink) write(p []byte, now time.Time) error {
 // idle handles a read that returned nothing at now: after silenceAfter of
 // silence it flushes the open segment and re-anchors the timeline, once.
 func (s *sink) idle(now time.Time) error {
+	s.publish(now) // bad input seen just before the silence is reported too
 	if s.silent || now.Sub(s.lastData) < silenceAfter {
 		return s.err
 	}
