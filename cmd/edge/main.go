@@ -25,6 +25,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	name := args[0]
+	if name == "plugin" && len(args) > 1 {
+		name = "plugin-" + args[1]
+	}
+	startProfile(name)
 	switch args[0] {
 	case "up":
 		return cmdUp(args[1:], stdout, stderr)
