@@ -79,7 +79,8 @@ func (a *archives) build(s *node.Stream) (proxy.Archive, error) {
 	if c := s.Config().Cache; c != nil {
 		var err error
 		if disk, err = a.disk(c.Root, time.Duration(c.Depth), int64(c.MaxSize), c.Misses); err != nil {
-			return nil, err
+			// Serve the archive from the sources all the same, uncached.
+			a.log.Error("disk cache unusable, archive served without it", "stream", s.Name(), "err", err)
 		}
 	}
 	sources := make([]chain.Source, 0, len(remotes))

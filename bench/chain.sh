@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Chained archive lookup: serving one archive range (its MP4 export and one
+# of its segments) from an edge whose disk cache holds it, against the
+# origin serving it from its own archive, in the same run with wrk; and the
+# latency a cold miss adds at each tier (origin archive, cache tier asking
+# the origin, edge asking the cache tier).
+#
+#   bench/chain.sh [SECONDS] [CONNECTIONS]     (defaults: 10 and 16)
+#
+# Needs ffmpeg, wrk and curl. 127.0.0.1 only; stops by itself.
+set -euo pipefail
+seconds=${1:-10}
+conns=${2:-16}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap '[ -n "${edge_pid:-}" ] && kill "$edge_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+for tool in ffmpeg wrk curl; do
+  command -v "$tool" >/dev/null || { echo "bench/chain.sh: $tool is missing" >&2; exit 1; }
+done
+cd "$root"
+if [ -n "${EDGE_BIN:-}" ]; then cp "$EDGE_BIN" "$work/edge"; else go build -o "$work/edge" ./cmd/edge; fi
+
+echo "encoding a 4 Mbit/s source..." >&2
+ffmpeg -v error -nostdin -f lavfi -i "testsrc2=size=1280x720:rate=25" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+  -t 30 -c:v libx264 -preset veryfast -g 75 -keyint_min 75 -sc_threshold 0 -pix_fmt yuv420p \
+  -b:v 3900k -maxrate 3900k -bufsize 4000k -c:a aac -b:a 128k -f mpegts "$work/src.ts"
+
+p=$((20000 + RANDOM % 10000))
+cat > "$work/topology.toml" <<EOF
+cluster_key = "bench-key"
+[[node]]
+name = "origin"
+listen = "127.0.0.1:$p"
+  [[node.stream]]
+  name = "s"
+  inputs = ["file://$work/src.ts"]
+  dvr = { root = "$work/origin" }
+[[node]]
+name = "cache"
+listen = "127.0.0.1:$((p + 1))"
+  [[node.source]]
+  url = "m4f://origin"
+  cache = { root = "$work/cache-tier", depth = "1h", max_size = "10G" }
+[[node]]
+name = "edge"
+listen = "127.0.0.1:$((p + 2))"
+  [[node.source]]
+  url = "m4f://cache"
+  remote_dvr = "chain"
+  cache = { root = "$work/edge-cache", depth = "1h", max_size = "10G" }
+EOF
+"$work/edge" up "$work/topology.toml" > "$work/up.out" 2> "$work/up.log" &
+edge_pid=$!
+origin="http://127.0.0.1:$p"; cachen="http://127.0.0.1:$((p + 1))"; edge="http://127.0.0.1:$((p + 2))"
+
+# The range must be older than the live windows (about 60 s), so that it
+# is served from archives and caches, not from memory.
+echo "recording 100 s..." >&2
+sleep 100
+from=$(curl -sf "$origin/s/recording_status.json" | sed -E 's/.*"from":([0-9]+).*/\1/')
+[ -n "$from" ] || { echo "no archive on the origin"; tail -20 "$work/up.log"; exit 1; }
+from=$((from + 1))
+dur=30
+segs=$(curl -sf "$origin/s/archive-$from-$dur.m3u8" | grep '^s-')
+n=$(echo "$segs" | wc -l)
+
+# Cold misses, one tier at a time, on segments nobody asked for yet:
+# origin (its archive), cache tier (asks the origin), edge (asks the cache tier).
+ttfb() { curl -s -o /dev/null -w '%{time_starttransfer}' "$1"; }
+i=0; o=(); c=(); e=()
+for s in $segs; do
+  case $((i % 3)) in
+    0) o+=("$(ttfb "$origin/s/$s")") ;;
+    1) c+=("$(ttfb "$cachen/s/$s")") ;;
+    2) e+=("$(ttfb "$edge/s/$s")") ;;
+  esac
+  i=$((i + 1))
+done
+med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)] * 1000 " ms"}'; }
+echo "cold segment, time to first byte (median of $((n / 3)) each): origin archive $(med "${o[@]}"), cache tier miss $(med "${c[@]}"), edge miss through cache tier $(med "${e[@]}")"
+
+# Warm the edge's disk cache with the whole range, then serve it hot.
+curl -sf -o /dev/null "$edge/s/archive-$from-$dur.mp4" || { echo "edge export failed:"; curl -s "$edge/s/archive-$from-$dur.mp4" | head -c 300; echo; grep -i "warn\|error" "$work/up.log" | tail; exit 1; }
+seg=$(echo "$segs" | sed -n 2p)
+run() { wrk -t2 -c"$conns" -d"${seconds}s" "$1" | awk '/Requests\/sec/ {r=$2} /Transfer\/sec/ {t=$2} /Non-2xx/ {print "ERRORS"} END {print r, t}'; }
+read -r o_mp4 o_mp4t < <(run "$origin/s/archive-$from-$dur.mp4")
+read -r e_mp4 e_mp4t < <(run "$edge/s/archive-$from-$dur.mp4")
+read -r o_seg o_segt < <(run "$origin/s/$seg")
+read -r e_seg e_segt < <(run "$edge/s/$seg")
+ratio() { echo "scale=2; $1 / $2" | bc; }
+echo "mp4 export of $dur s ($n segments): origin $o_mp4 req/s ($o_mp4t/s), edge hot $e_mp4 req/s ($e_mp4t/s), edge/origin $(ratio "$e_mp4" "$o_mp4")"
+echo "archive segment: origin $o_seg req/s ($o_segt/s), edge hot $e_seg req/s ($e_segt/s), edge/origin $(ratio "$e_seg" "$o_seg")"
