@@ -33,7 +33,12 @@ func liveView(st Stream) (cache.LiveView, bool) {
 }
 
 func (s *Server) writePlaylist(ctx *fasthttp.RequestCtx, kind playlistKind, seq, discSeq int64, es []entry, cacheControl string) {
-	buf := appendPlaylist(nil, kind, seq, discSeq, es)
+	s.writePlaylistBody(ctx, appendPlaylist(nil, kind, seq, discSeq, es), cacheControl)
+}
+
+// writePlaylistBody answers with a playlist's text; buf is not modified,
+// so a cached one may be shared by many responses.
+func (s *Server) writePlaylistBody(ctx *fasthttp.RequestCtx, buf []byte, cacheControl string) {
 	ctx.SetContentType(ctypePlaylist)
 	ctx.Response.Header.Set("Cache-Control", cacheControl)
 	if ctx.IsHead() {
@@ -43,12 +48,28 @@ func (s *Server) writePlaylist(ctx *fasthttp.RequestCtx, kind playlistKind, seq,
 	ctx.Response.SetBodyRaw(buf)
 }
 
+// renderedPlaylist is a live playlist as last written for a live window.
+type renderedPlaylist struct {
+	lastSeq int64 // the newest segment it lists
+	body    []byte
+}
+
 // serveLive answers /{name}/index.m3u8: the last LiveSegments segments of
-// the live window, numbered by the window.
+// the live window, numbered by the window. The text is rendered once per
+// pushed segment and reused until the next one.
 func (s *Server) serveLive(ctx *fasthttp.RequestCtx, st Stream) error {
-	view, ok := liveView(st)
-	if !ok || len(view.Segments) == 0 {
+	l := st.Live()
+	if l == nil {
 		return errNoLive
+	}
+	view := l.Snapshot()
+	if len(view.Segments) == 0 {
+		return errNoLive
+	}
+	lastSeq := view.Segments[len(view.Segments)-1].Seq
+	if c, ok := s.livePlaylists.Load(l); ok && c.(*renderedPlaylist).lastSeq == lastSeq {
+		s.writePlaylistBody(ctx, c.(*renderedPlaylist).body, cacheShort)
+		return nil
 	}
 	segs := view.Segments[max(0, len(view.Segments)-s.cfg.LiveSegments):]
 	es := make([]entry, len(segs))
@@ -56,7 +77,9 @@ func (s *Server) serveLive(ctx *fasthttp.RequestCtx, st Stream) error {
 		ls := &segs[i]
 		es[i] = entry{start: ls.Start, dur: ls.Duration, init: ls.InitHash, disc: i > 0 && ls.Disc}
 	}
-	s.writePlaylist(ctx, playlistLive, segs[0].Seq, segs[0].DiscSeq, es, cacheShort)
+	body := appendPlaylist(nil, playlistLive, segs[0].Seq, segs[0].DiscSeq, es)
+	s.livePlaylists.Store(l, &renderedPlaylist{lastSeq: lastSeq, body: body})
+	s.writePlaylistBody(ctx, body, cacheShort)
 	return nil
 }
 

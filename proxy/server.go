@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -79,6 +80,10 @@ type Server struct {
 	m4fm    *m4fMetrics
 	promh   fasthttp.RequestHandler
 	inits   *lru.Cache[string, []byte] // stream + "/" + hash -> init bytes read from archives
+	// livePlaylists holds the last rendered index.m3u8 per live window
+	// (*cache.Live -> *renderedPlaylist): it changes only when a segment
+	// is pushed, and is asked for far more often.
+	livePlaylists sync.Map
 
 	base   context.Context
 	cancel context.CancelFunc
