@@ -95,7 +95,7 @@ func (s *Stream) run(ctx context.Context) {
 		s.log.Info("on-demand stream pulling")
 	}
 
-	tick := time.NewTicker(250 * time.Millisecond)
+	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {

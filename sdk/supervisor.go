@@ -49,7 +49,7 @@ type Supervisor struct {
 	// default, 100ms, 5s and 30s.
 	MinBackoff, MaxBackoff, StableAfter time.Duration
 	// PingInterval is how often the process is health-checked; two failed
-	// checks in a row count as a death. By default, 2s.
+	// checks in a row count as a death. By default, 5s.
 	PingInterval time.Duration
 
 	log      *slog.Logger
@@ -112,7 +112,7 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		s.StableAfter = 30 * time.Second
 	}
 	if s.PingInterval <= 0 {
-		s.PingInterval = 2 * time.Second
+		s.PingInterval = 5 * time.Second
 	}
 	s.log = s.Logger
 	if s.log == nil {

@@ -18,7 +18,7 @@ const (
 	// segment is flushed and the timeline re-anchored.
 	silenceAfter = time.Second
 	// readTimeout bounds one blocking read so that silence is noticed.
-	readTimeout = 250 * time.Millisecond
+	readTimeout = 500 * time.Millisecond
 	// logEvery limits the rate of logs about bad input, per stream.
 	logEvery = 10 * time.Second
 )
