@@ -359,7 +359,6 @@ func chCheckTimeline(t *testing.T, segs []chSeg, tol, maxGap int64) int {
 func TestChainTwoPartialSources(t *testing.T) {
 	t.Parallel()
 	testkit.Need(t, "ffmpeg", "ffprobe")
-	testkit.LoopbackMulticast(t)
 	port := testkit.FreeUDPPort(t)
 	in := fmt.Sprintf("udp://239.255.77.%d:%d?iface=lo", 1+port%250, port)
 	tp := newChTopo(t)

@@ -109,7 +109,6 @@ func checkPlayable(t *testing.T, st sdk.Store, stream string, segs []sdk.Segment
 func TestRecordUDPUnicastAndMulticast(t *testing.T) {
 	t.Parallel()
 	testkit.Need(t, "ffmpeg", "ffprobe")
-	testkit.LoopbackMulticast(t)
 	tp := newTopo(t)
 	uni := testkit.FreeUDPPort(t)
 	multi := testkit.FreeUDPPort(t)

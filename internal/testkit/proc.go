@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -55,23 +54,6 @@ func KillPID(t testing.TB, pid int) {
 	t.Helper()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill %d: %v", pid, err)
-	}
-}
-
-// LoopbackMulticast makes sure the loopback interface carries multicast,
-// which tests that send to a 239.x group bound to 127.0.0.1 need. It turns
-// the MULTICAST flag on when it is off (as root).
-func LoopbackMulticast(t testing.TB) {
-	t.Helper()
-	lo, err := net.InterfaceByName("lo")
-	if err != nil {
-		t.Fatalf("loopback interface: %v", err)
-	}
-	if lo.Flags&net.FlagMulticast != 0 {
-		return
-	}
-	if out, err := exec.Command("ip", "link", "set", "lo", "multicast", "on").CombinedOutput(); err != nil {
-		t.Fatalf("turn on multicast on lo (needs root and iproute2): %v\n%s", err, out)
 	}
 }
 
