@@ -11,8 +11,9 @@ import (
 )
 
 // DefaultLiveKeep is the number of segments a Live keeps by default: about
-// 60 s at the default 3 s segment duration.
-const DefaultLiveKeep = 20
+// 30 s at the default 3 s segment duration, more than the live playlist
+// (6) and the M4F replay (3) need; older video is the archive's.
+const DefaultLiveKeep = 10
 
 // GapTolerance is the largest hole (or overlap) between the end of a segment
 // of duration dur and the start of the next one that still counts as

@@ -34,7 +34,7 @@ type Config struct {
 	Logger   *slog.Logger
 	Metrics  *Metrics
 	// LiveWindow is how many segments each stream keeps in memory for live
-	// viewers (the live playlist lists 6, M4F replays 3). By default, 10.
+	// viewers. By default, cache.DefaultLiveKeep.
 	LiveWindow int
 	// ListSource lists the streams of a [[node.source]]; nil disables
 	// source blocks.
@@ -65,7 +65,7 @@ type Node struct {
 // New builds the node's streams from its configuration. Nothing runs until Start.
 func New(cfg Config) (*Node, error) {
 	if cfg.LiveWindow <= 0 {
-		cfg.LiveWindow = 10
+		cfg.LiveWindow = cache.DefaultLiveKeep
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
