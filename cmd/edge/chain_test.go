@@ -20,61 +20,6 @@ import (
 // end: real `edge run` processes in tiers, fed by real ffmpeg senders, read
 // over HTTP and with ffprobe/ffmpeg, counted from each node's /metrics.
 
-// chTopo is one topology file of several nodes sharing a cluster_key.
-type chTopo struct {
-	dir    string
-	body   strings.Builder
-	listen map[string]string // node name: host:port
-}
-
-func newChTopo(t *testing.T) *chTopo {
-	c := &chTopo{dir: t.TempDir(), listen: map[string]string{}}
-	fmt.Fprintf(&c.body, "cluster_key = %q\n", "chain-secret")
-	return c
-}
-
-// node adds a node on a free port; lines are TOML written after its header.
-func (c *chTopo) node(t *testing.T, name string, lines ...string) {
-	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
-	c.listen[name] = addr
-	fmt.Fprintf(&c.body, "\n[[node]]\nname = %q\nlisten = %q\n", name, addr)
-	for _, l := range lines {
-		fmt.Fprintf(&c.body, "%s\n", l)
-	}
-}
-
-func (c *chTopo) write(t *testing.T) string {
-	return testkit.WriteFile(t, c.dir, "topology.toml", c.body.String())
-}
-
-func (c *chTopo) start(t *testing.T, path, name string) *testkit.Node {
-	return testkit.StartNode(t, path, name, c.listen[name])
-}
-
-// chStream is the TOML of one [[node.stream]].
-func chStream(name string, inputs []string, extra ...string) string {
-	q := make([]string, len(inputs))
-	for i, in := range inputs {
-		q[i] = strconv.Quote(in)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n  [[node.stream]]\n  name = %q\n  inputs = [%s]\n", name, strings.Join(q, ", "))
-	for _, e := range extra {
-		fmt.Fprintf(&b, "  %s\n", e)
-	}
-	return b.String()
-}
-
-// chSource is the TOML of one [[node.source]]; extra are more key lines.
-func chSource(url string, extra ...string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n  [[node.source]]\n  url = %q\n", url)
-	for _, e := range extra {
-		fmt.Fprintf(&b, "  %s\n", e)
-	}
-	return b.String()
-}
-
 // chRange is one range of recording_status.json, in seconds.
 type chRange struct{ From, Duration int64 }
 
@@ -170,18 +115,18 @@ func TestChainThreeTiers(t *testing.T) {
 	t.Parallel()
 	testkit.Need(t, "ffmpeg", "ffprobe")
 	port := testkit.FreeUDPPort(t)
-	tp := newChTopo(t)
-	tp.node(t, "origin", chStream("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", port)},
-		`segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", tp.dir+"/origin")))
-	tp.node(t, "cache", chSource("m4f://origin", fmt.Sprintf("cache = { root = %q, depth = \"1h\", max_size = \"1G\" }", tp.dir+"/cache")))
+	tp := testkit.NewTopology(t, "chain-secret")
+	tp.Node(t, "origin", testkit.StreamBlock("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", port)},
+		`segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", tp.Dir+"/origin")))
+	tp.Node(t, "cache", testkit.SourceBlock("m4f://origin", fmt.Sprintf("cache = { root = %q, depth = \"1h\", max_size = \"1G\" }", tp.Dir+"/cache")))
 	// remote_dvr = "chain": with the default (nochain) the cache tier
 	// answers from its own disk cache only, which is empty until someone
 	// asked it directly (Flussonic's rule too).
-	tp.node(t, "edge", chSource("m4f://cache", `remote_dvr = "chain"`))
-	path := tp.write(t)
-	origin := tp.start(t, path, "origin")
-	tp.start(t, path, "cache")
-	edge := tp.start(t, path, "edge")
+	tp.Node(t, "edge", testkit.SourceBlock("m4f://cache", `remote_dvr = "chain"`))
+	path := tp.Write(t)
+	origin := tp.Start(t, path, "origin")
+	tp.Start(t, path, "cache")
+	edge := tp.Start(t, path, "edge")
 	testkit.Send(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port), testkit.SenderOptions{})
 
 	// Every range read below is older than the live windows (20 segments):
@@ -298,7 +243,7 @@ func TestChainThreeTiers(t *testing.T) {
 	}
 	segs2, _ := chPlaylist(t, string(body))
 	var hot []time.Duration
-	for _, base := range []string{edge.URL, tp.listenURL("cache")} {
+	for _, base := range []string{edge.URL, tp.URL("cache")} {
 		for _, s := range segs2 {
 			t0 := time.Now()
 			if code, b, err := chGet(hc, fmt.Sprintf("%s/cam/s-%d.m4s", base, s.start)); err != nil || code != 200 || len(b) == 0 {
@@ -313,8 +258,6 @@ func TestChainThreeTiers(t *testing.T) {
 	t.Logf("segment response time through edge ← cache ← origin: cold (50 concurrent clients) median %v max %v; hot median %v",
 		chMedian(ttfb), chMax(ttfb), chMedian(hot))
 }
-
-func (c *chTopo) listenURL(name string) string { return "http://" + c.listen[name] }
 
 func chMedian(d []time.Duration) time.Duration {
 	if len(d) == 0 {
@@ -361,14 +304,14 @@ func TestChainTwoPartialSources(t *testing.T) {
 	testkit.Need(t, "ffmpeg", "ffprobe")
 	port := testkit.FreeUDPPort(t)
 	in := fmt.Sprintf("udp://239.255.77.%d:%d?iface=lo", 1+port%250, port)
-	tp := newChTopo(t)
+	tp := testkit.NewTopology(t, "chain-secret")
 	for _, n := range []string{"o1", "o2"} {
-		tp.node(t, n, chStream("cam", []string{in}, `segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", tp.dir+"/"+n)))
+		tp.Node(t, n, testkit.StreamBlock("cam", []string{in}, `segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", tp.Dir+"/"+n)))
 	}
-	tp.node(t, "edge", chStream("cam", []string{"m4f://o1/cam", "m4f://o2/cam"}, `segment_duration = "1s"`, `source_timeout = "3s"`))
-	path := tp.write(t)
-	nodes := map[string]*testkit.Node{"o1": tp.start(t, path, "o1"), "o2": tp.start(t, path, "o2")}
-	edge := tp.start(t, path, "edge")
+	tp.Node(t, "edge", testkit.StreamBlock("cam", []string{"m4f://o1/cam", "m4f://o2/cam"}, `segment_duration = "1s"`, `source_timeout = "3s"`))
+	path := tp.Write(t)
+	nodes := map[string]*testkit.Node{"o1": tp.Start(t, path, "o1"), "o2": tp.Start(t, path, "o2")}
+	edge := tp.Start(t, path, "edge")
 	testkit.Send(t, strings.Replace(strings.Replace(in, "?iface=lo", "", 1), "udp://", "udp://", 1)+"?pkt_size=1316&localaddr=127.0.0.1&ttl=1", testkit.SenderOptions{})
 
 	first := chWaitRecorded(t, nodes["o1"].URL, "cam", 4, 30*time.Second)
@@ -378,7 +321,7 @@ func TestChainTwoPartialSources(t *testing.T) {
 	for _, name := range []string{"o1", "o2"} {
 		nodes[name].Kill()
 		time.Sleep(6 * time.Second) // the outage itself
-		nodes[name] = tp.start(t, path, name)
+		nodes[name] = tp.Start(t, path, name)
 		testkit.Eventually(t, 30*time.Second, name+" to record again", func() bool {
 			rs, ok := chRanges(nodes[name].URL, "cam")
 			return ok && len(rs) >= 2 && rs[len(rs)-1].Duration >= 4
@@ -444,23 +387,23 @@ func TestChainModes(t *testing.T) {
 	t.Parallel()
 	testkit.Need(t, "ffmpeg")
 	port := testkit.FreeUDPPort(t)
-	tp := newChTopo(t)
+	tp := testkit.NewTopology(t, "chain-secret")
 	// A records from the start, then restarts (its live window, which a
 	// new M4F client gets as a backlog, starts empty again); B restreams A
 	// into its own archive only after that, so A alone holds the beginning. The C nodes restream B with
 	// each remote_dvr mode and no archive of their own.
-	tp.node(t, "A", chStream("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", port)},
-		`segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", tp.dir+"/A")))
-	tp.node(t, "B", chStream("cam", []string{"m4f://A/cam"}, `segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", tp.dir+"/B")))
+	tp.Node(t, "A", testkit.StreamBlock("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", port)},
+		`segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", tp.Dir+"/A")))
+	tp.Node(t, "B", testkit.StreamBlock("cam", []string{"m4f://A/cam"}, `segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", tp.Dir+"/B")))
 	for _, mode := range []string{"chain", "nochain", "none"} {
-		tp.node(t, "C"+mode, chSource("m4f://B", fmt.Sprintf("remote_dvr = %q", mode)))
+		tp.Node(t, "C"+mode, testkit.SourceBlock("m4f://B", fmt.Sprintf("remote_dvr = %q", mode)))
 	}
-	path := tp.write(t)
-	a := tp.start(t, path, "A")
+	path := tp.Write(t)
+	a := tp.Start(t, path, "A")
 	testkit.Send(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port), testkit.SenderOptions{})
 	ra := chWaitRecorded(t, a.URL, "cam", 5, 30*time.Second)
 	a.Kill()
-	a = tp.start(t, path, "A")
+	a = tp.Start(t, path, "A")
 	// B's own archive can begin no earlier than A's second range (B's
 	// recording_status.json shows A's archive too: B's input is A, nochain).
 	var rb chRange
@@ -471,13 +414,13 @@ func TestChainModes(t *testing.T) {
 		}
 		return ok && len(rs) >= 2
 	})
-	b := tp.start(t, path, "B")
+	b := tp.Start(t, path, "B")
 	testkit.Eventually(t, 20*time.Second, "B to record", func() bool {
 		return testkit.Metric(t, b.URL, "edge_dvr_segments_written_total") >= 4
 	})
 	c := map[string]*testkit.Node{}
 	for _, mode := range []string{"chain", "nochain", "none"} {
-		c[mode] = tp.start(t, path, "C"+mode)
+		c[mode] = tp.Start(t, path, "C"+mode)
 		testkit.Eventually(t, 20*time.Second, "C"+mode+" to list cam", func() bool {
 			_, ok := chRanges(c[mode].URL, "cam")
 			return ok
@@ -541,15 +484,15 @@ func TestChainLoop(t *testing.T) {
 	t.Parallel()
 	testkit.Need(t, "ffmpeg")
 	port := testkit.FreeUDPPort(t)
-	tp := newChTopo(t)
+	tp := testkit.NewTopology(t, "chain-secret")
 	// Each restreams the other with remote_dvr = chain: A as a fallback
 	// input, B as its only input.
-	tp.node(t, "A", chStream("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", port), "m4f://B/cam?remote_dvr=chain"},
-		`segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", tp.dir+"/A")))
-	tp.node(t, "B", chStream("cam", []string{"m4f://A/cam?remote_dvr=chain"}, `segment_duration = "1s"`))
-	path := tp.write(t)
-	a := tp.start(t, path, "A")
-	b := tp.start(t, path, "B")
+	tp.Node(t, "A", testkit.StreamBlock("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", port), "m4f://B/cam?remote_dvr=chain"},
+		`segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", tp.Dir+"/A")))
+	tp.Node(t, "B", testkit.StreamBlock("cam", []string{"m4f://A/cam?remote_dvr=chain"}, `segment_duration = "1s"`))
+	path := tp.Write(t)
+	a := tp.Start(t, path, "A")
+	b := tp.Start(t, path, "B")
 	testkit.Send(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port), testkit.SenderOptions{})
 	chWaitRecorded(t, a.URL, "cam", 4, 30*time.Second)
 

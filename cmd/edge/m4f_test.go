@@ -16,55 +16,6 @@ import (
 // restream each other over M4F, fed by real ffmpeg senders and read by
 // ffprobe.
 
-// multiTopo writes one topology file holding several nodes that share a
-// cluster_key.
-type multiTopo struct {
-	dir    string
-	body   strings.Builder
-	listen map[string]string // node name: host:port
-}
-
-func newMultiTopo(t *testing.T, clusterKey string) *multiTopo {
-	mt := &multiTopo{dir: t.TempDir(), listen: map[string]string{}}
-	fmt.Fprintf(&mt.body, "cluster_key = %q\n", clusterKey)
-	return mt
-}
-
-// node adds a node on a free port; lines are more TOML lines after its
-// header (streams, sources), written as given.
-func (mt *multiTopo) node(t *testing.T, name string, lines ...string) string {
-	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
-	mt.listen[name] = addr
-	fmt.Fprintf(&mt.body, "\n[[node]]\nname = %q\nlisten = %q\n", name, addr)
-	for _, l := range lines {
-		fmt.Fprintf(&mt.body, "%s\n", l)
-	}
-	return addr
-}
-
-func (mt *multiTopo) write(t *testing.T) string {
-	return testkit.WriteFile(t, mt.dir, "topology.toml", mt.body.String())
-}
-
-// start runs node name of the written file at path.
-func (mt *multiTopo) start(t *testing.T, path, name string) *testkit.Node {
-	return testkit.StartNode(t, path, name, mt.listen[name])
-}
-
-// streamBlock is the TOML of one [[node.stream]].
-func streamBlock(name string, inputs []string, extra ...string) string {
-	q := make([]string, len(inputs))
-	for i, in := range inputs {
-		q[i] = strconv.Quote(in)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n  [[node.stream]]\n  name = %q\n  inputs = [%s]\n", name, strings.Join(q, ", "))
-	for _, e := range extra {
-		fmt.Fprintf(&b, "  %s\n", e)
-	}
-	return b.String()
-}
-
 // liveSeg is one entry of a live playlist.
 type liveSeg struct {
 	start int64 // UTC ms, from the s-{start}.m4s URI
@@ -133,15 +84,15 @@ func TestThreeTierChain(t *testing.T) {
 	t.Parallel()
 	testkit.Need(t, "ffmpeg", "ffprobe")
 	port := testkit.FreeUDPPort(t)
-	mt := newMultiTopo(t, "three-tier-secret")
-	mt.node(t, "origin", streamBlock("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", port)},
-		`segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", mt.dir+"/origin")))
-	mt.node(t, "cache", "\n  [[node.source]]\n  url = \"m4f://origin\"")
-	mt.node(t, "edge", "\n  [[node.source]]\n  url = \"m4f://cache\"")
-	path := mt.write(t)
-	origin := mt.start(t, path, "origin")
-	cache := mt.start(t, path, "cache")
-	edge := mt.start(t, path, "edge")
+	mt := testkit.NewTopology(t, "three-tier-secret")
+	mt.Node(t, "origin", testkit.StreamBlock("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", port)},
+		`segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", mt.Dir+"/origin")))
+	mt.Node(t, "cache", "\n  [[node.source]]\n  url = \"m4f://origin\"")
+	mt.Node(t, "edge", "\n  [[node.source]]\n  url = \"m4f://cache\"")
+	path := mt.Write(t)
+	origin := mt.Start(t, path, "origin")
+	cache := mt.Start(t, path, "cache")
+	edge := mt.Start(t, path, "edge")
 	testkit.Send(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port), testkit.SenderOptions{})
 
 	// The edge learns of the stream through the cache (source polling) and
@@ -226,17 +177,17 @@ func TestFailoverBetweenOrigins(t *testing.T) {
 	t.Parallel()
 	testkit.Need(t, "ffmpeg", "ffprobe")
 	p1, p2 := testkit.FreeUDPPort(t), testkit.FreeUDPPort(t)
-	mt := newMultiTopo(t, "failover-secret")
+	mt := testkit.NewTopology(t, "failover-secret")
 	for i, p := range []int{p1, p2} {
-		mt.node(t, fmt.Sprintf("o%d", i+1), streamBlock("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", p)}, `segment_duration = "1s"`))
+		mt.Node(t, fmt.Sprintf("o%d", i+1), testkit.StreamBlock("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", p)}, `segment_duration = "1s"`))
 	}
 	const sourceTimeout = 3 * time.Second
-	mt.node(t, "edge", streamBlock("cam", []string{"m4f://o1/cam", "m4f://o2/cam"},
+	mt.Node(t, "edge", testkit.StreamBlock("cam", []string{"m4f://o1/cam", "m4f://o2/cam"},
 		`source_timeout = "3s"`, `segment_duration = "1s"`))
-	path := mt.write(t)
-	o1 := mt.start(t, path, "o1")
-	mt.start(t, path, "o2")
-	edge := mt.start(t, path, "edge")
+	path := mt.Write(t)
+	o1 := mt.Start(t, path, "o1")
+	mt.Start(t, path, "o2")
+	edge := mt.Start(t, path, "edge")
 	// One ffmpeg feeds both origins the same encoded stream.
 	testkit.Need(t, "ffmpeg")
 	testkit.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
@@ -292,7 +243,7 @@ func TestFailoverBetweenOrigins(t *testing.T) {
 
 	// o1 comes back: the edge returns to its first input.
 	back := time.Now()
-	mt.start(t, path, "o1")
+	mt.Start(t, path, "o1")
 	testkit.Eventually(t, 30*time.Second, "the edge to return to o1", func() bool {
 		return activeInput(edge.URL, "cam") == "m4f://o1/cam"
 	})
@@ -314,13 +265,13 @@ func TestWrongClusterKey(t *testing.T) {
 	t.Parallel()
 	testkit.Need(t, "ffmpeg")
 	port := testkit.FreeUDPPort(t)
-	om := newMultiTopo(t, "right")
-	oaddr := om.node(t, "origin", streamBlock("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", port)}, `segment_duration = "1s"`))
-	origin := om.start(t, om.write(t), "origin")
+	om := testkit.NewTopology(t, "right")
+	oaddr := om.Node(t, "origin", testkit.StreamBlock("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", port)}, `segment_duration = "1s"`))
+	origin := om.Start(t, om.Write(t), "origin")
 
-	em := newMultiTopo(t, "elsewhere")
-	em.node(t, "edge", streamBlock("cam", []string{fmt.Sprintf("m4f://%s/cam?key=wrong", oaddr)}, `segment_duration = "1s"`))
-	edge := em.start(t, em.write(t), "edge")
+	em := testkit.NewTopology(t, "elsewhere")
+	em.Node(t, "edge", testkit.StreamBlock("cam", []string{fmt.Sprintf("m4f://%s/cam?key=wrong", oaddr)}, `segment_duration = "1s"`))
+	edge := em.Start(t, em.Write(t), "edge")
 	testkit.Send(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port), testkit.SenderOptions{})
 
 	// The origin itself works.
@@ -382,14 +333,14 @@ func TestSourceBlockFollowsStreams(t *testing.T) {
 	t.Parallel()
 	testkit.Need(t, "ffmpeg", "ffprobe")
 	pa, pb := testkit.FreeUDPPort(t), testkit.FreeUDPPort(t)
-	mt := newMultiTopo(t, "source-secret")
-	mt.node(t, "origin",
-		streamBlock("a", []string{fmt.Sprintf("udp://127.0.0.1:%d", pa)}, `segment_duration = "1s"`),
-		streamBlock("b", []string{fmt.Sprintf("udp://127.0.0.1:%d", pb)}, `segment_duration = "1s"`))
-	mt.node(t, "edge", "\n  [[node.source]]\n  url = \"m4f://origin\"\n  only = [\"a\"]")
-	path := mt.write(t)
-	origin := mt.start(t, path, "origin")
-	edge := mt.start(t, path, "edge")
+	mt := testkit.NewTopology(t, "source-secret")
+	mt.Node(t, "origin",
+		testkit.StreamBlock("a", []string{fmt.Sprintf("udp://127.0.0.1:%d", pa)}, `segment_duration = "1s"`),
+		testkit.StreamBlock("b", []string{fmt.Sprintf("udp://127.0.0.1:%d", pb)}, `segment_duration = "1s"`))
+	mt.Node(t, "edge", "\n  [[node.source]]\n  url = \"m4f://origin\"\n  only = [\"a\"]")
+	path := mt.Write(t)
+	origin := mt.Start(t, path, "origin")
+	edge := mt.Start(t, path, "edge")
 	testkit.Send(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", pa), testkit.SenderOptions{})
 	testkit.Send(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", pb), testkit.SenderOptions{Size: "352x288"})
 
