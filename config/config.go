@@ -83,6 +83,10 @@ type Source struct {
 	Except []string `toml:"except"`
 	// RemoteDVR is nochain, chain or none. By default, "nochain".
 	RemoteDVR string `toml:"remote_dvr"`
+	// IdleTimeout: a stream restreamed without a DVR is pulled only while
+	// someone watches it, and released this long after the last viewer.
+	// By default, 30s.
+	IdleTimeout Duration `toml:"idle_timeout"`
 	// Key overrides cluster_key for this source.
 	Key   string `toml:"key"`
 	Cache *Cache `toml:"cache"`
@@ -148,6 +152,7 @@ const (
 	DefaultCacheMisses     = 1
 	DefaultFetchTimeout    = 1 * time.Second
 	DefaultStaleTimeout    = 3 * time.Second
+	DefaultIdleTimeout     = 30 * time.Second
 
 	MinSegmentDuration = 1 * time.Second
 	MaxSegmentDuration = 15 * time.Second

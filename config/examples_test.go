@@ -56,6 +56,7 @@ func TestQuickstartStatesDefaults(t *testing.T) {
 		"misses":           strconv.Itoa(DefaultCacheMisses),
 		"fetch_timeout":    strconv.Quote(Duration(DefaultFetchTimeout).String()),
 		"stale_timeout":    strconv.Quote(Duration(DefaultStaleTimeout).String()),
+		"idle_timeout":     strconv.Quote(Duration(DefaultIdleTimeout).String()),
 	}
 	marked := 0
 	for i, line := range strings.Split(string(data), "\n") {

@@ -376,6 +376,7 @@ public_url = "https://edge.example.com"
 		{"cache root", s.Cache.Root, abs},
 		{"dvr root", s.DVR.Root, "/var/dvr"},
 		{"remote_dvr", b.Sources[0].RemoteDVR, "nochain"},
+		{"idle_timeout", b.Sources[0].IdleTimeout.D().String(), "30s"},
 		{"source cache misses", b.Sources[0].Cache.Misses, 3},
 		{"stream line", s.Line, 8},
 		{"source line", b.Sources[0].Line, 18},

@@ -388,6 +388,9 @@ func (d *decoder) validateSources(t *Topology, n *Node, np []string) {
 				}
 			}
 		}
+		if definedZero(d, sub(sp, "idle_timeout")) && src.IdleTimeout == 0 {
+			d.errorf(sub(sp, "idle_timeout"), "%s: idle_timeout must be positive", sl)
+		}
 		if src.RemoteDVR != "" && !validRemoteDVR(src.RemoteDVR) {
 			d.errorf(sub(sp, "remote_dvr"), "%s: bad remote_dvr %q; want chain, nochain or none", sl, src.RemoteDVR)
 		}
@@ -448,6 +451,7 @@ func (t *Topology) setDefaults() {
 			if src.RemoteDVR == "" {
 				src.RemoteDVR = DefaultRemoteDVR
 			}
+			setDuration(&src.IdleTimeout, DefaultIdleTimeout)
 			t.archiveDefaults(src.DVR, src.Cache)
 		}
 	}

@@ -11,8 +11,8 @@ import (
 const SourcePoll = 5 * time.Second
 
 // DefaultIdleTimeout is how long an on-demand stream keeps pulling after its
-// last viewer.
-const DefaultIdleTimeout = 30 * time.Second
+// last viewer when its source block does not say (config.DefaultIdleTimeout).
+const DefaultIdleTimeout = config.DefaultIdleTimeout
 
 // SourceLister lists the streams a source node serves. The node calls it
 // for every [[node.source]] block, every SourcePoll.
@@ -110,6 +110,9 @@ func (n *Node) addSourceStream(ctx context.Context, src *source, name string) er
 		return err
 	}
 	s.onDemand = s.rec == nil
+	if d := time.Duration(src.cfg.IdleTimeout); d > 0 {
+		s.idle = d
+	}
 	if s.rec != nil {
 		st, err := n.cfg.Plugins.Store(ctx)
 		if err != nil {
