@@ -125,7 +125,7 @@ type exportBody struct {
 	conn   net.Conn                                          // its write deadline is pushed forward per part
 	idle   time.Duration                                     // write deadline per part
 	buf    []byte
-	pr     *io.PipeReader
+	piped
 }
 
 func (b *exportBody) WriteTo(w io.Writer) (int64, error) {
@@ -217,19 +217,27 @@ func (b *exportBody) fetch(p part) ([]byte, error) {
 }
 
 // Read serves callers that do not use WriteTo, through a pipe.
-func (b *exportBody) Read(p []byte) (int, error) {
+func (b *exportBody) Read(p []byte) (int, error) { return b.piped.read(p, b.WriteTo) }
+
+// piped gives a body that writes itself (fasthttp.BodyWriterTo) the Read
+// and Close of an io.ReadCloser, for callers that do not use WriteTo: the
+// body is written into a pipe by a goroutine.
+type piped struct{ pr *io.PipeReader }
+
+func (b *piped) read(p []byte, writeTo func(io.Writer) (int64, error)) (int, error) {
 	if b.pr == nil {
 		pr, pw := io.Pipe()
 		b.pr = pr
 		go func() {
-			_, err := b.WriteTo(pw)
+			_, err := writeTo(pw)
 			pw.CloseWithError(err)
 		}()
 	}
 	return b.pr.Read(p)
 }
 
-func (b *exportBody) Close() error {
+// Close ends a Read-driven body.
+func (b *piped) Close() error {
 	if b.pr != nil {
 		return b.pr.Close()
 	}

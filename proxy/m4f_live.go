@@ -76,7 +76,7 @@ type liveBody struct {
 	conn    net.Conn      // its write deadline is pushed forward before each frame
 	timeout time.Duration // per frame
 	log     *slog.Logger
-	pr      *io.PipeReader
+	piped
 }
 
 // SupportsBodyWriteTo lets fasthttp use WriteTo (fasthttp.BodyWriterTo).
@@ -207,24 +207,6 @@ func (b *liveBody) WriteTo(w io.Writer) (int64, error) {
 }
 
 // Read serves callers that do not use WriteTo, through a pipe.
-func (b *liveBody) Read(p []byte) (int, error) {
-	if b.pr == nil {
-		pr, pw := io.Pipe()
-		b.pr = pr
-		go func() {
-			_, err := b.WriteTo(pw)
-			pw.CloseWithError(err)
-		}()
-	}
-	return b.pr.Read(p)
-}
-
-// Close ends a Read-driven body.
-func (b *liveBody) Close() error {
-	if b.pr != nil {
-		return b.pr.Close()
-	}
-	return nil
-}
+func (b *liveBody) Read(p []byte) (int, error) { return b.piped.read(p, b.WriteTo) }
 
 var _ fasthttp.BodyWriterTo = (*liveBody)(nil)
