@@ -41,8 +41,10 @@ func TestLiveWindow(t *testing.T) {
 		l.Push(p.init, p.seg)
 		v := l.Snapshot()
 		last, _ := v.Last()
-		if last.Seq != 1000+int64(i) || last.Disc != p.disc {
-			t.Errorf("push %d: seq %d disc %v, want %d %v", i, last.Seq, last.Disc, 1000+i, p.disc)
+		// Captured here (unnumbered): the first segment gets firstNumbers
+		// of its start (before the numbering epoch: the rooms), then one more each.
+		if last.Seq != seqRoom+int64(i) || last.Disc != p.disc || last.Index != int64(i)+1 {
+			t.Errorf("push %d: seq %d disc %v index %d, want %d %v %d", i, last.Seq, last.Disc, last.Index, seqRoom+i, p.disc, i+1)
 		}
 		if len(v.Segments) > 3 {
 			t.Errorf("push %d: %d segments kept, want <= 3", i, len(v.Segments))
@@ -62,7 +64,7 @@ func TestLiveWindow(t *testing.T) {
 	}
 	// A segment that does not start after the newest is ignored.
 	l.Push(b, seg(1_015_900, 3000, b.Hash))
-	if last, _ := l.Snapshot().Last(); last.Seq != 1005 || len(l.Snapshot().Segments) != 3 {
+	if last, _ := l.Snapshot().Last(); last.Seq != seqRoom+5 || len(l.Snapshot().Segments) != 3 {
 		t.Errorf("duplicate push changed the window: seq %d", last.Seq)
 	}
 	if s, ok := l.Segment(1_013_000); !ok || string(s.Data) != b.Hash {
@@ -84,12 +86,12 @@ func TestLiveWait(t *testing.T) {
 	l := NewLive(0)
 	in := media.Init{Hash: "aaaaaaaaaaaaaaaa"}
 	l.Push(in, seg(5_000, 1000, in.Hash))
-	if err := l.Wait(context.Background(), 4); err != nil {
+	if err := l.Wait(context.Background(), 0); err != nil {
 		t.Fatalf("Wait for an existing segment: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := l.Wait(ctx, 5); !errors.Is(err, context.Canceled) {
+	if err := l.Wait(ctx, 1); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait with a cancelled context = %v", err)
 	}
 	var wg sync.WaitGroup
@@ -100,7 +102,7 @@ func TestLiveWait(t *testing.T) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			errs <- l.Wait(ctx, 5)
+			errs <- l.Wait(ctx, 1)
 		}()
 	}
 	l.Push(in, seg(6_000, 1000, in.Hash))
@@ -110,6 +112,83 @@ func TestLiveWait(t *testing.T) {
 		if err != nil {
 			t.Errorf("Wait: %v", err)
 		}
+	}
+}
+
+// numbered returns a segment as the node that captured it numbered it.
+func numbered(start, dur int64, init string, seq, discSeq int64) media.Segment {
+	s := seg(start, dur, init)
+	s.Seq, s.DiscSeq = seq, discSeq
+	return s
+}
+
+// TestLiveNumbering checks the HLS numbers of a window: captured here, the
+// first number comes from the start time; pushed numbered by another node,
+// the numbers are kept so every node agrees, and they never go back.
+func TestLiveNumbering(t *testing.T) {
+	a := media.Init{Hash: "aaaaaaaaaaaaaaaa", Data: []byte("A")}
+	b := media.Init{Hash: "bbbbbbbbbbbbbbbb", Data: []byte("B")}
+	const t0 = 1_796_000_000_000 // 2026-11-30, after the numbering epoch
+	l := NewLive(10)
+	l.Push(a, seg(t0, 3000, a.Hash))
+	first, _ := l.Snapshot().Last()
+	// 28,774,400 s after 2026-01-01, 7992 h: small enough for 32-bit players and hls.js.
+	if wantSeq, wantDisc := int64(t0/1000-1_767_225_600+86_400), int64((t0/1000-1_767_225_600)/3600+1000); first.Seq != wantSeq || first.DiscSeq != wantDisc {
+		t.Fatalf("first numbers %d/%d, want %d/%d", first.Seq, first.DiscSeq, wantSeq, wantDisc)
+	}
+
+	type want struct {
+		seq, disc    int64
+		isDisc, brk bool
+	}
+	steps := []struct {
+		name string
+		init media.Init
+		seg  media.Segment
+		want want
+	}{
+		{"numbered from the start", a, numbered(t0+3000, 3000, a.Hash, 500, 40), want{500, 40, false, false}},
+		{"next", a, numbered(t0+6000, 3000, a.Hash, 501, 40), want{501, 40, false, false}},
+		{"the source marks a discontinuity", b, numbered(t0+9000, 3000, b.Hash, 502, 41), want{502, 41, true, false}},
+		{"a segment missed: a break", b, numbered(t0+15000, 3000, b.Hash, 504, 41), want{504, 41, true, true}},
+		{"numbers go back (another source)", b, numbered(t0+18000, 3000, b.Hash, 7, 3), want{505, 42, true, false}},
+		{"and stay shifted", b, numbered(t0+21000, 3000, b.Hash, 8, 3), want{506, 42, false, false}},
+	}
+	// The first numbered push into a window that has numbers of its own
+	// would go back (500 < 28M): start a fresh window for the steps.
+	l = NewLive(10)
+	for _, st := range steps {
+		l.Push(st.init, st.seg)
+		got, _ := l.Snapshot().Last()
+		if (want{got.Seq, got.DiscSeq, got.Disc, got.Break}) != st.want {
+			t.Errorf("%s: got seq %d disc %d disc? %v break %v, want %+v", st.name, got.Seq, got.DiscSeq, got.Disc, got.Break, st.want)
+		}
+	}
+
+	// Released and woken again: empty, and the numbers go on.
+	l.Reset()
+	if len(l.Snapshot().Segments) != 0 {
+		t.Fatal("Reset left segments")
+	}
+	l.Push(b, seg(t0+60_000, 3000, b.Hash))
+	if got, _ := l.Snapshot().Last(); got.Seq != 507 || got.DiscSeq != 43 || got.Index != 7 {
+		t.Errorf("after Reset: seq %d disc %d index %d, want 507 43 7", got.Seq, got.DiscSeq, got.Index)
+	}
+}
+
+func TestLiveTargetDuration(t *testing.T) {
+	a := media.Init{Hash: "aaaaaaaaaaaaaaaa"}
+	l := NewLive(2)
+	if got := l.TargetDuration(); got != 1 {
+		t.Errorf("empty: %d, want 1", got)
+	}
+	for i, d := range []int64{3000, 3400, 4600, 1000, 2000, 3000} {
+		l.Push(a, seg(int64(i)*10_000, d, a.Hash))
+	}
+	// The longest rounded to the nearest second (4.6 s -> 5), and it stays
+	// after that segment left the window.
+	if got := l.TargetDuration(); got != 5 {
+		t.Errorf("target %d, want 5", got)
 	}
 }
 

@@ -38,22 +38,23 @@ func Discontinuous(prevStart, prevDur int64, prevInit string, start int64, initH
 	return gap > tol || gap < -tol
 }
 
-// LiveSegment is one segment of a live window with its position in the
-// stream's live numbering.
+// LiveSegment is one segment of a live window with its place in the
+// window's numbering. Its HLS numbers are the embedded Segment's Seq and
+// DiscSeq, always set (see Live.Push).
 type LiveSegment struct {
 	media.Segment
-	// Seq is the media sequence number: it grows by one per pushed segment
-	// and never changes for a segment. The first segment pushed into a Live
-	// gets its UTC start in whole seconds, so a Live recreated later (a node
-	// restart) numbers above the old one in practice.
-	Seq int64
-	// Disc is set when a time gap or an init change comes before the segment.
+	// Index grows by exactly one per segment pushed into this Live; M4F
+	// pushes and Wait go by it.
+	Index int64
+	// Disc is set when a discontinuity comes before the segment: a time
+	// gap or an init change, or (for numbered segments) the capturing
+	// node's DiscSeq grew.
 	Disc bool
-	// DiscSeq is the HLS discontinuity sequence number: it starts like Seq
-	// (so that playlists that number older archive segments back from the
-	// live window never go negative) and grows by one at each segment with
-	// Disc set, this one included.
-	DiscSeq int64
+	// Break is set when the HLS numbers do not follow the previous
+	// segment's by the rules of RFC 8216 (Seq one more, DiscSeq one more
+	// exactly when Disc): a segment was missed, or the source changed. A
+	// playlist never lists a segment with Break after another segment.
+	Break bool
 }
 
 // LiveView is an immutable snapshot of a live window. Callers must not
@@ -89,13 +90,41 @@ type liveState struct {
 	pushed chan struct{}
 }
 
+// Where the numbers of a newly captured stream start: the media sequence
+// of its first segment is the seconds since numberingEpoch
+// (2026-01-01T00:00:00Z) plus seqRoom, and its discontinuity sequence the
+// hours since then plus discRoom. Seconds keep a restarted stream numbered
+// above its last run (segments last at least about a second) and stay
+// below 2^31 until 2094, for 32-bit players; hours keep the discontinuity
+// sequence small, which hls.js needs (it walks an array indexed by it:
+// values near 2^31 freeze the page). The rooms leave space for playlists
+// that number older archive segments back from the live window (a 24-hour
+// rewind of 1 s segments; a thousand discontinuities).
+const (
+	numberingEpoch = 1_767_225_600
+	seqRoom        = 86_400
+	discRoom       = 1_000
+)
+
+func firstNumbers(startMs int64) (seq, discSeq int64) {
+	s := max(0, startMs/1000-numberingEpoch)
+	return s + seqRoom, s/3600 + discRoom
+}
+
 // Live is the live window of one stream: the last few segments and their
 // inits. One goroutine pushes; any number read. Readers load an immutable
 // snapshot through an atomic pointer and never block the writer.
 type Live struct {
 	keep int
-	mu   sync.Mutex // serialises Push
+	mu   sync.Mutex // serialises Push and Reset
 	cur  atomic.Pointer[liveState]
+
+	// Guarded by mu: the last numbers given, kept across Reset so that
+	// numbers never go back; the offsets between a numbering source's
+	// numbers and ours.
+	index, seq, discSeq int64
+	seqOff, discOff     int64
+	maxTarget           atomic.Int64 // seconds, see TargetDuration
 }
 
 // NewLive returns an empty live window that keeps the last keep segments
@@ -112,6 +141,13 @@ func NewLive(keep int) *Live {
 // Push appends seg, which decodes with init, to the window and drops the
 // oldest segment beyond the limit. init.Hash must equal seg.InitHash. A
 // segment that does not start after the newest one is ignored.
+//
+// Numbering: a segment that arrives numbered (seg.Seq > 0: it was pushed
+// to us by the node that captured it) keeps its numbers, shifted by a
+// fixed offset if they ever went back (the source changed), so that every
+// node gives one segment the same numbers. An unnumbered segment (captured
+// here) follows the previous one: Seq one more, DiscSeq one more after a
+// discontinuity; the first one of a Live gets firstNumbers of its start.
 func (l *Live) Push(init media.Init, seg media.Segment) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -120,17 +156,34 @@ func (l *Live) Push(init media.Init, seg media.Segment) {
 	if hasPrev && seg.Start <= prev.Start {
 		return
 	}
-	ls := LiveSegment{Segment: seg}
-	if hasPrev {
-		ls.Seq = prev.Seq + 1
-		ls.Disc = Discontinuous(prev.Start, prev.Duration, prev.InitHash, seg.Start, seg.InitHash)
-		ls.DiscSeq = prev.DiscSeq
-		if ls.Disc {
+	ls := LiveSegment{Segment: seg, Index: l.index + 1}
+	gap := hasPrev && Discontinuous(prev.Start, prev.Duration, prev.InitHash, seg.Start, seg.InitHash)
+	numbered := l.index > 0 // numbers to continue from (perhaps from before a Reset)
+	switch {
+	case seg.Seq > 0:
+		seq, disc := seg.Seq+l.seqOff, seg.DiscSeq+l.discOff
+		if numbered && (seq <= l.seq || disc < l.discSeq) {
+			// The source's numbers went back (another source, or it
+			// restarted): continue ours, with a discontinuity.
+			l.seqOff, l.discOff = l.seq+1-seg.Seq, l.discSeq+1-seg.DiscSeq
+			seq, disc = l.seq+1, l.discSeq+1
+		}
+		ls.Seq, ls.DiscSeq = seq, disc
+		ls.Disc = hasPrev && (gap || disc != prev.DiscSeq)
+		ls.Break = hasPrev && (seq != prev.Seq+1 || disc != prev.DiscSeq+b2i(ls.Disc))
+	case numbered:
+		ls.Disc = hasPrev && gap
+		ls.Seq, ls.DiscSeq = l.seq+1, l.discSeq
+		if ls.Disc || !hasPrev {
 			ls.DiscSeq++
 		}
-	} else {
-		ls.Seq = seg.Start / 1000
-		ls.DiscSeq = seg.Start / 1000
+		ls.Break = !hasPrev
+	default:
+		ls.Seq, ls.DiscSeq = firstNumbers(seg.Start)
+	}
+	l.index, l.seq, l.discSeq = ls.Index, ls.Seq, ls.DiscSeq
+	if t := (seg.Duration + 500) / 1000; t > l.maxTarget.Load() {
+		l.maxTarget.Store(t)
 	}
 	olds := old.view.Segments
 	if len(olds) >= l.keep {
@@ -154,6 +207,34 @@ func (l *Live) Push(init media.Init, seg media.Segment) {
 	close(old.pushed)
 }
 
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Reset empties the window (an on-demand restream was released: its
+// segments are stale). Numbering continues where it was, so a playlist
+// that comes back never reuses a number.
+func (l *Live) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.cur.Load()
+	if len(old.view.Segments) == 0 {
+		return
+	}
+	l.cur.Store(&liveState{view: LiveView{Inits: map[string]media.Init{}}, pushed: make(chan struct{})})
+	close(old.pushed)
+}
+
+// TargetDuration is the EXT-X-TARGETDURATION of the window's playlists in
+// seconds: the longest segment pushed so far, rounded to the nearest
+// second (RFC 8216 §4.3.3.1), at least 1. It never goes down, so a
+// playlist keeps it for its life unless a longer segment than any before
+// arrives.
+func (l *Live) TargetDuration() int64 { return max(1, l.maxTarget.Load()) }
+
 // Snapshot returns the current window. It never blocks.
 func (l *Live) Snapshot() LiveView { return l.cur.Load().view }
 
@@ -169,12 +250,12 @@ func (l *Live) Init(hash string) (media.Init, bool) {
 	return in, ok
 }
 
-// Wait blocks until the window holds a segment with Seq > afterSeq, or ctx
+// Wait blocks until the window holds a segment with Index > after, or ctx
 // is done (it then returns ctx.Err()).
-func (l *Live) Wait(ctx context.Context, afterSeq int64) error {
+func (l *Live) Wait(ctx context.Context, after int64) error {
 	for {
 		st := l.cur.Load()
-		if last, ok := st.view.Last(); ok && last.Seq > afterSeq {
+		if last, ok := st.view.Last(); ok && last.Index > after {
 			return nil
 		}
 		select {

@@ -55,6 +55,14 @@ type Segment struct {
 	InitHash string
 	// Data is the moof+mdat bytes exactly as stored and served.
 	Data []byte
+	// Seq and DiscSeq are the HLS media sequence and discontinuity
+	// sequence numbers the capturing node gave the segment in its live
+	// window. They travel with the segment from node to node (M4F live
+	// push), so that every node's live playlists give one segment the
+	// same numbers and a player can move between nodes. 0 when not
+	// numbered (a segment fresh from the segmenter, or read from an
+	// archive); they are never stored.
+	Seq, DiscSeq int64
 }
 
 // End is the UTC end of the segment in milliseconds.

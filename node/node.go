@@ -380,7 +380,7 @@ func (n *Node) Watch(ctx context.Context, s *Stream) {
 	defer cancel()
 	after := int64(math.MinInt64)
 	if last, ok := s.live.Snapshot().Last(); ok {
-		after = last.Seq
+		after = last.Index
 	}
 	_ = s.live.Wait(wctx, after)
 }

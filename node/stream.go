@@ -108,6 +108,7 @@ func (s *Stream) run(ctx context.Context) {
 			if s.onDemand && now.Sub(time.Unix(0, s.lastAccess.Load())) > s.idle {
 				s.log.Info("on-demand stream idle, released", "idle_timeout", s.idle)
 				s.drain()
+				s.live.Reset() // its segments are stale by the time a viewer wakes it again
 				return
 			}
 			s.checkTimeout(ctx, now)

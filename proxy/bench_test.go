@@ -46,7 +46,7 @@ func BenchmarkArchivePlaylist24h(b *testing.B) {
 		if err != nil || len(es) != n {
 			b.Fatal(len(es), err)
 		}
-		size = len(appendPlaylist(nil, playlistVOD, 0, 0, es))
+		size = len(appendPlaylist(nil, playlistHead{kind: playlistVOD}, es))
 	}
 	b.SetBytes(int64(size))
 }

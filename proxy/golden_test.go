@@ -46,7 +46,11 @@ func TestGoldenPlaylists(t *testing.T) {
 	_, url := startServer(t, Config{Backend: be, Now: func() time.Time { return now }, LiveSegments: 6})
 	tests := []struct{ file, path string }{
 		{"live.m3u8", "/cam/index.m3u8"},
-		{"archive.m3u8", "/cam/archive-1700000000-30.m3u8"},
+		{"archive.m3u8", "/cam/archive-1700000000-29.m3u8"},
+		// Reaches past the newest segment: EVENT until the stream passes its end.
+		{"archive-growing.m3u8", "/cam/archive-1700000000-30.m3u8"},
+		{"timeshift-rel.m3u8", "/cam/timeshift_rel-10.m3u8"},
+		{"live-ts.m3u8", "/cam/index.ts.m3u8"},
 		{"archive-short.m3u8", "/cam/archive-1700000003-6.m3u8"},
 		{"event.m3u8", "/cam/archive-1700000010-now.m3u8"},
 		{"rewind.m3u8", "/cam/rewind-20.m3u8"},

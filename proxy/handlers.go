@@ -32,8 +32,8 @@ func liveView(st Stream) (cache.LiveView, bool) {
 	return l.Snapshot(), true
 }
 
-func (s *Server) writePlaylist(ctx *fasthttp.RequestCtx, kind playlistKind, seq, discSeq int64, es []entry, cacheControl string) {
-	s.writePlaylistBody(ctx, appendPlaylist(nil, kind, seq, discSeq, es), cacheControl)
+func (s *Server) writePlaylist(ctx *fasthttp.RequestCtx, h playlistHead, es []entry, cacheControl string) {
+	s.writePlaylistBody(ctx, appendPlaylist(nil, h, es), cacheControl)
 }
 
 // writePlaylistBody answers with a playlist's text; buf is not modified,
@@ -50,14 +50,34 @@ func (s *Server) writePlaylistBody(ctx *fasthttp.RequestCtx, buf []byte, cacheCo
 
 // renderedPlaylist is a live playlist as last written for a live window.
 type renderedPlaylist struct {
-	lastSeq int64 // the newest segment it lists
-	body    []byte
+	last int64 // Index of the newest segment it lists
+	body []byte
 }
 
-// serveLive answers /{name}/index.m3u8: the last LiveSegments segments of
-// the live window, numbered by the window. The text is rendered once per
-// pushed segment and reused until the next one.
-func (s *Server) serveLive(ctx *fasthttp.RequestCtx, st Stream) error {
+// liveKey names a rendered live playlist: one per live window and flavour.
+type liveKey struct {
+	live *cache.Live
+	ts   bool
+}
+
+// liveTail returns the segments a live playlist lists: the last n of
+// segs, none before the newest Break (numbers must follow each other).
+func liveTail(segs []cache.LiveSegment, n int) []cache.LiveSegment {
+	first := max(0, len(segs)-n)
+	for i := len(segs) - 1; i > first; i-- {
+		if segs[i].Break {
+			first = i
+			break
+		}
+	}
+	return segs[first:]
+}
+
+// serveLive answers /{name}/index.m3u8 (and video, mono, .fmp4 and .ts
+// forms): the last LiveSegments segments of the live window, numbered as
+// the capturing node numbered them. The text is rendered once per pushed
+// segment and reused until the next one.
+func (s *Server) serveLive(ctx *fasthttp.RequestCtx, st Stream, ts bool) error {
 	l := st.Live()
 	if l == nil {
 		return errNoLive
@@ -66,44 +86,64 @@ func (s *Server) serveLive(ctx *fasthttp.RequestCtx, st Stream) error {
 	if len(view.Segments) == 0 {
 		return errNoLive
 	}
-	lastSeq := view.Segments[len(view.Segments)-1].Seq
-	if c, ok := s.livePlaylists.Load(l); ok && c.(*renderedPlaylist).lastSeq == lastSeq {
+	last := view.Segments[len(view.Segments)-1].Index
+	key := liveKey{l, ts}
+	if c, ok := s.livePlaylists.Load(key); ok && c.(*renderedPlaylist).last == last {
 		s.writePlaylistBody(ctx, c.(*renderedPlaylist).body, cacheShort)
 		return nil
 	}
-	segs := view.Segments[max(0, len(view.Segments)-s.cfg.LiveSegments):]
+	segs := liveTail(view.Segments, s.cfg.LiveSegments)
 	es := make([]entry, len(segs))
 	for i := range segs {
 		ls := &segs[i]
 		es[i] = entry{start: ls.Start, dur: ls.Duration, init: ls.InitHash, disc: i > 0 && ls.Disc}
 	}
-	body := appendPlaylist(nil, playlistLive, segs[0].Seq, segs[0].DiscSeq, es)
-	s.livePlaylists.Store(l, &renderedPlaylist{lastSeq: lastSeq, body: body})
+	body := appendPlaylist(nil, playlistHead{kind: playlistLive, target: l.TargetDuration(),
+		seq: segs[0].Seq, discSeq: segs[0].DiscSeq, ts: ts}, es)
+	s.livePlaylists.Store(key, &renderedPlaylist{last: last, body: body})
 	s.writePlaylistBody(ctx, body, cacheShort)
 	return nil
 }
 
-// serveArchive answers archive-{from}-{dur}.m3u8: a VOD playlist of the
-// segments that start in [from, from+dur).
+// liveTarget is the target duration of a stream's live window, 0 when it
+// has none (the playlist then computes it from its segments).
+func liveTarget(st Stream) int64 {
+	if l := st.Live(); l != nil {
+		return l.TargetDuration()
+	}
+	return 0
+}
+
+// serveArchive answers archive-{from}-{dur}.m3u8 (and its index-, video-,
+// mono- and flavour forms): a VOD playlist of the segments that start in
+// [from, from+dur). While the range reaches past the newest segment of a
+// live stream it is an EVENT playlist that grows, and becomes VOD (ENDLIST)
+// once the stream has passed its end: never a VOD playlist cut short.
 func (s *Server) serveArchive(actx context.Context, ctx *fasthttp.RequestCtx, st Stream, req request) error {
 	view, _ := liveView(st)
-	es, err := timeline(actx, st.Archive(), view, req.from, req.from+req.dur)
+	end := req.from + req.dur
+	es, err := timeline(actx, st.Archive(), view, req.from, end)
 	if err != nil {
 		return err
 	}
 	if len(es) == 0 {
 		return notFound("no recording in range")
 	}
+	h := playlistHead{kind: playlistVOD, ts: req.ts}
+	if last, ok := view.Last(); ok && last.End() < end {
+		h.kind, h.target, h.startAtFrom = playlistEvent, liveTarget(st), true
+	}
 	cc := cacheShort
-	if req.from+req.dur <= s.cfg.Now().UnixMilli()-settledMs {
+	if h.kind == playlistVOD && end <= s.cfg.Now().UnixMilli()-settledMs {
 		cc = cacheImmutable
 	}
-	s.writePlaylist(ctx, playlistVOD, 0, 0, es, cc)
+	s.writePlaylist(ctx, h, es, cc)
 	return nil
 }
 
-// serveEvent answers archive-{from}-now.m3u8: an EVENT playlist from from
-// up to the newest segment.
+// serveEvent answers archive-{from}-now.m3u8 and timeshift_abs-{from}.m3u8:
+// an EVENT playlist from from up to the newest segment, that players start
+// at its first segment (EXT-X-START).
 func (s *Server) serveEvent(actx context.Context, ctx *fasthttp.RequestCtx, st Stream, req request) error {
 	view, _ := liveView(st)
 	es, err := timeline(actx, st.Archive(), view, req.from, math.MaxInt64)
@@ -113,13 +153,14 @@ func (s *Server) serveEvent(actx context.Context, ctx *fasthttp.RequestCtx, st S
 	if len(es) == 0 {
 		return notFound("no recording since from")
 	}
-	s.writePlaylist(ctx, playlistEvent, 0, 0, es, cacheShort)
+	s.writePlaylist(ctx, playlistHead{kind: playlistEvent, target: liveTarget(st), startAtFrom: req.startAtFrom, ts: req.ts},
+		es, cacheShort)
 	return nil
 }
 
 // serveRewind answers rewind-{n}.m3u8: a sliding playlist of the segments
 // that start in the last n seconds, numbered back from the live window's
-// numbers (see sequenceFromLive).
+// numbers (see numberBack).
 func (s *Server) serveRewind(actx context.Context, ctx *fasthttp.RequestCtx, st Stream, req request) error {
 	view, ok := liveView(st)
 	if !ok || len(view.Segments) == 0 {
@@ -129,10 +170,51 @@ func (s *Server) serveRewind(actx context.Context, ctx *fasthttp.RequestCtx, st 
 	if err != nil {
 		return err
 	}
-	seq, discSeq, ok := sequenceFromLive(es)
+	h, first, ok := numberBack(es)
 	if !ok {
 		return notFound("no live segment in the rewind window")
 	}
-	s.writePlaylist(ctx, playlistLive, seq, discSeq, es, cacheShort)
+	h.target, h.ts = liveTarget(st), req.ts
+	s.writePlaylist(ctx, h, es[first:], cacheShort)
+	return nil
+}
+
+// serveTimeshiftRel answers timeshift_rel-{n}.m3u8: the stream delayed by
+// n seconds, as a sliding live playlist (no ENDLIST) of the LiveSegments
+// segments that start before now-n. Its segments are numbered back from
+// the live window like rewind's, so a segment keeps its numbers across
+// reloads.
+func (s *Server) serveTimeshiftRel(actx context.Context, ctx *fasthttp.RequestCtx, st Stream, req request) error {
+	view, ok := liveView(st)
+	if !ok || len(view.Segments) == 0 {
+		return errNoLive
+	}
+	target := liveTarget(st)
+	end := s.cfg.Now().UnixMilli() - req.dur
+	lead := max(60_000, 2*int64(s.cfg.LiveSegments)*target*1000)
+	es, err := timeline(actx, st.Archive(), view, end-lead, math.MaxInt64)
+	if err != nil {
+		return err
+	}
+	h, first, ok := numberBack(es)
+	if !ok {
+		return notFound("no live segment to number the delayed window from")
+	}
+	j := first
+	for j < len(es) && es[j].start < end {
+		j++
+	}
+	if j == first {
+		return notFound("no recording that long ago")
+	}
+	i := max(first, j-s.cfg.LiveSegments)
+	for k := first + 1; k <= i; k++ {
+		if es[k].disc {
+			h.discSeq++
+		}
+	}
+	h.seq += int64(i - first)
+	h.target, h.ts = target, req.ts
+	s.writePlaylist(ctx, h, es[i:j], cacheShort)
 	return nil
 }

@@ -136,7 +136,7 @@ func (b *liveBody) WriteTo(w io.Writer) (int64, error) {
 	first := max(0, len(view.Segments)-backlog)
 	lastSeq, lastStart := int64(math.MinInt64), int64(math.MinInt64)
 	if first < len(view.Segments) {
-		lastSeq = view.Segments[first].Seq - 1
+		lastSeq = view.Segments[first].Index - 1
 	}
 	lastInit := ""
 	sameLive := true // lastSeq numbers segments of l
@@ -157,14 +157,14 @@ func (b *liveBody) WriteTo(w io.Writer) (int64, error) {
 		}
 		view = l.Snapshot()
 		segs := view.Segments
-		i := sort.Search(len(segs), func(i int) bool { return segs[i].Seq > lastSeq })
+		i := sort.Search(len(segs), func(i int) bool { return segs[i].Index > lastSeq })
 		for i < len(segs) && segs[i].Start <= lastStart {
 			i++
 		}
 		if i < len(segs) {
 			seg := segs[i]
-			if sameLive && lastSeq != math.MinInt64 && seg.Seq > lastSeq+1 {
-				n := seg.Seq - lastSeq - 1
+			if sameLive && lastSeq != math.MinInt64 && seg.Index > lastSeq+1 {
+				n := seg.Index - lastSeq - 1
 				mt.skipped.Add(float64(n))
 				b.log.Warn("m4f live client too slow: skipped segments", "skipped", n, "next_start", seg.Start)
 			}
@@ -181,11 +181,11 @@ func (b *liveBody) WriteTo(w io.Writer) (int64, error) {
 			if err := frame("segment", func() error { return fw.WriteSegment(seg.Segment) }); err != nil {
 				return cw.n, err
 			}
-			lastSeq, lastStart, sameLive = seg.Seq, seg.Start, true
+			lastSeq, lastStart, sameLive = seg.Index, seg.Start, true
 			continue
 		}
-		if last, ok := view.Last(); ok && last.Seq > lastSeq {
-			lastSeq = last.Seq // seen: none of them starts after what was sent
+		if last, ok := view.Last(); ok && last.Index > lastSeq {
+			lastSeq = last.Index // seen: none of them starts after what was sent
 		}
 		wctx, cancel := context.WithTimeout(s.base, s.cfg.M4FHeartbeat)
 		err := l.Wait(wctx, lastSeq)

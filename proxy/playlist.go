@@ -18,37 +18,62 @@ const (
 // buffer once.
 const bytesPerEntry = 110
 
-// appendPlaylist appends an HLS media playlist (version 7, fMP4) of es to
-// buf. seq and discSeq are the media sequence and discontinuity sequence
-// numbers of es[0]. URIs are relative to the playlist:
-// init-{hash}.mp4 and s-{startms}.m4s.
-func appendPlaylist(buf []byte, kind playlistKind, seq, discSeq int64, es []entry) []byte {
+// playlistHead is what a media playlist says before its segments.
+type playlistHead struct {
+	kind playlistKind
+	// target is EXT-X-TARGETDURATION in seconds; 0 computes it from the
+	// segments (right for a playlist that never changes).
+	target int64
+	// seq and discSeq are the media sequence and discontinuity sequence
+	// numbers of the first segment.
+	seq, discSeq int64
+	// startAtFrom adds EXT-X-START:TIME-OFFSET=0: play from the first
+	// segment, not from the live edge (EVENT playlists from a time).
+	startAtFrom bool
+	// ts lists MPEG-TS segments (s-{start}.ts, no EXT-X-MAP) instead of
+	// fMP4 ones.
+	ts bool
+}
+
+// appendPlaylist appends an HLS media playlist of es to buf: version 7
+// with fMP4 segments, or version 3 with MPEG-TS segments. URIs are
+// relative to the playlist: init-{hash}.mp4 and s-{startms}.m4s, or
+// s-{startms}.ts.
+func appendPlaylist(buf []byte, h playlistHead, es []entry) []byte {
 	if cap(buf)-len(buf) < 256+len(es)*bytesPerEntry {
 		nb := make([]byte, len(buf), len(buf)+256+len(es)*bytesPerEntry)
 		copy(nb, buf)
 		buf = nb
 	}
-	target := int64(1)
+	target := max(1, h.target)
 	for i := range es {
+		// Rounded to the nearest second, as RFC 8216 §4.3.3.1 compares.
 		if t := (es[i].dur + 500) / 1000; t > target {
 			target = t
 		}
 	}
-	buf = append(buf, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-TARGETDURATION:"...)
+	if h.ts {
+		buf = append(buf, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:"...)
+	} else {
+		buf = append(buf, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-TARGETDURATION:"...)
+	}
 	buf = strconv.AppendInt(buf, target, 10)
 	buf = append(buf, "\n#EXT-X-MEDIA-SEQUENCE:"...)
-	buf = strconv.AppendInt(buf, seq, 10)
+	buf = strconv.AppendInt(buf, h.seq, 10)
 	buf = append(buf, '\n')
-	if discSeq != 0 {
+	if h.discSeq != 0 {
 		buf = append(buf, "#EXT-X-DISCONTINUITY-SEQUENCE:"...)
-		buf = strconv.AppendInt(buf, discSeq, 10)
+		buf = strconv.AppendInt(buf, h.discSeq, 10)
 		buf = append(buf, '\n')
 	}
-	switch kind {
+	switch h.kind {
 	case playlistVOD:
 		buf = append(buf, "#EXT-X-PLAYLIST-TYPE:VOD\n"...)
 	case playlistEvent:
 		buf = append(buf, "#EXT-X-PLAYLIST-TYPE:EVENT\n"...)
+	}
+	if h.startAtFrom {
+		buf = append(buf, "#EXT-X-START:TIME-OFFSET=0,PRECISE=YES\n"...)
 	}
 	curInit := ""
 	var pdt pdtFormatter
@@ -57,21 +82,25 @@ func appendPlaylist(buf []byte, kind playlistKind, seq, discSeq int64, es []entr
 		if i > 0 && e.disc {
 			buf = append(buf, "#EXT-X-DISCONTINUITY\n"...)
 		}
-		if e.init != curInit {
-			curInit = e.init
+		if e.init != curInit && !h.ts {
 			buf = append(buf, "#EXT-X-MAP:URI=\"init-"...)
 			buf = append(buf, e.init...)
 			buf = append(buf, ".mp4\"\n"...)
 		}
+		curInit = e.init
 		buf = append(buf, "#EXT-X-PROGRAM-DATE-TIME:"...)
 		buf = pdt.append(buf, e.start)
 		buf = append(buf, "\n#EXTINF:"...)
 		buf = appendMillis(buf, e.dur)
 		buf = append(buf, ",\ns-"...)
 		buf = strconv.AppendInt(buf, e.start, 10)
-		buf = append(buf, ".m4s\n"...)
+		if h.ts {
+			buf = append(buf, ".ts\n"...)
+		} else {
+			buf = append(buf, ".m4s\n"...)
+		}
 	}
-	if kind == playlistVOD {
+	if h.kind == playlistVOD {
 		buf = append(buf, "#EXT-X-ENDLIST\n"...)
 	}
 	return buf

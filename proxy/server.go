@@ -254,7 +254,7 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 	actx, cancel := context.WithTimeout(s.base, s.cfg.ArchiveTimeout)
 	defer cancel()
 	switch req.route {
-	case routeLive, routeRewind, routeEvent:
+	case routeLive, routeRewind, routeEvent, routeTimeshiftRel, routeTSLive:
 		// Live playlists only: players reload them every few seconds,
 		// which keeps an on-demand stream pulled; segment and init URLs
 		// are shared with archive playlists and must not start live pulls.
@@ -262,7 +262,11 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 	}
 	switch req.route {
 	case routeLive:
-		return s.serveLive(ctx, st)
+		return s.serveLive(ctx, st, req.ts)
+	case routeTimeshiftRel:
+		return s.serveTimeshiftRel(actx, ctx, st, *req)
+	case routeTSLive, routeTSRange, routeTSSegment:
+		return &httpError{status: fasthttp.StatusNotImplemented, msg: "MPEG-TS output is not built yet"}
 	case routeArchive:
 		return s.serveArchive(actx, ctx, st, *req)
 	case routeEvent:

@@ -71,24 +71,30 @@ func appendEntry(out []entry, e entry) []entry {
 	return append(out, e)
 }
 
-// sequenceFromLive numbers a sliding timeline so that a segment keeps its
-// numbers across reloads: the first live entry keeps its live numbers, and
-// each entry before it is numbered back from it (one per segment, and one
-// discontinuity per marked entry). It returns the media sequence and the
-// discontinuity sequence of the first entry, false when no entry is live.
-func sequenceFromLive(es []entry) (seq, discSeq int64, ok bool) {
-	for k := range es {
-		if !es[k].live {
-			continue
-		}
-		seq = es[k].seq - int64(k)
-		discSeq = es[k].discSeq
-		for i := 1; i <= k; i++ {
-			if es[i].disc {
-				discSeq--
-			}
-		}
-		return seq, discSeq, true
+// numberBack numbers a timeline that ends in the live window so that a
+// segment keeps its numbers across reloads: the newest entry, which is
+// live, keeps its live numbers, and each entry before it is numbered back
+// from it (one per segment, one discontinuity per marked entry). It returns
+// the head numbers of es[first:], where first skips any leading entries
+// that would number below 1 (more discontinuities in the window than the
+// live numbering has room for); false when the newest entry is not live.
+func numberBack(es []entry) (h playlistHead, first int, ok bool) {
+	k := len(es) - 1
+	if k < 0 || !es[k].live {
+		return playlistHead{}, 0, false
 	}
-	return 0, 0, false
+	seq, discSeq := es[k].seq-int64(k), es[k].discSeq
+	for i := 1; i <= k; i++ {
+		if es[i].disc {
+			discSeq--
+		}
+	}
+	for first < k && (seq < 1 || discSeq < 1) {
+		first++
+		seq++
+		if es[first].disc {
+			discSeq++
+		}
+	}
+	return playlistHead{kind: playlistLive, seq: seq, discSeq: discSeq}, first, true
 }

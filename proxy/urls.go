@@ -32,7 +32,11 @@ const (
 	routeAPIStreams
 	routeAPIStream
 	routeMetrics
-	routeOptions // CORS preflight, set by the server, never by parsePath
+	routeOptions      // CORS preflight, set by the server, never by parsePath
+	routeTimeshiftRel // timeshift_rel-{n}.m3u8: live delayed by n seconds
+	routeTSLive       // /{name}/mpegts: live MPEG-TS
+	routeTSRange      // archive-{from}-{dur}.ts, timeshift_abs-{from}.ts
+	routeTSSegment    // s-{start}.ts: a segment of the MPEG-TS HLS flavour
 )
 
 var routeNames = [...]string{
@@ -49,6 +53,10 @@ var routeNames = [...]string{
 	routeAPIStream:       "api_stream",
 	routeMetrics:         "metrics",
 	routeOptions:         "options",
+	routeTimeshiftRel:    "timeshift_rel",
+	routeTSLive:          "mpegts_live",
+	routeTSRange:         "mpegts_range",
+	routeTSSegment:       "mpegts_segment",
 }
 
 func (r route) String() string { return routeNames[r] }
@@ -61,6 +69,12 @@ type request struct {
 	dur   int64  // ms: archive, export, rewind
 	start int64  // UTC ms: segment
 	hash  string // init
+	// ts: an HLS playlist whose segments are MPEG-TS (.ts.m3u8 forms).
+	ts bool
+	// endless: a TS range that goes on into live (timeshift_abs-{from}.ts);
+	// startAtFrom: an EVENT playlist players should start at its first
+	// segment, not at the live edge (EXT-X-START).
+	endless, startAtFrom bool
 }
 
 // parsePath parses the raw (not unescaped) path of a request, without the
@@ -126,17 +140,31 @@ func parsePath(path string, nowMs int64) (request, error) {
 		r, err := parseFile(parts[1], nowMs)
 		r.name = parts[0]
 		return r, err
+	case n == 5 && parts[1] == "archive" && parts[4] == "mpegts":
+		// Legacy Ministra form: /{name}/archive/{from}/{dur}/mpegts.
+		if err := sdk.CheckStreamName(parts[0]); err != nil {
+			return request{}, badRequest(err.Error())
+		}
+		r, err := parseRange(parts[2]+"-"+parts[3], nowMs, true)
+		r.name = parts[0]
+		r.route = routeTSRange
+		return r, err
 	}
 	return request{}, notFound("no such resource")
 }
 
+// liveNames are the live playlist names: Flussonic's index, and the
+// video and mono variants IPTV clients build (one media playlist with every
+// track muxed, like index).
+var liveNames = map[string]bool{"index": true, "video": true, "mono": true}
+
 // parseFile parses the last path segment of a stream URL.
 func parseFile(f string, nowMs int64) (request, error) {
 	switch f {
-	case "index.m3u8":
-		return request{route: routeLive}, nil
 	case "recording_status.json":
 		return request{route: routeRecordingStatus}, nil
+	case "mpegts":
+		return request{route: routeTSLive}, nil
 	}
 	base, ext, ok := cutExt(f)
 	if !ok {
@@ -144,21 +172,7 @@ func parseFile(f string, nowMs int64) (request, error) {
 	}
 	switch ext {
 	case "m3u8":
-		if v, ok := strings.CutPrefix(base, "rewind-"); ok {
-			n, err := parseSeconds("rewind window", v)
-			if err != nil {
-				return request{}, err
-			}
-			return request{route: routeRewind, dur: n * 1000}, nil
-		}
-		v, ok := strings.CutPrefix(base, "archive-")
-		if !ok {
-			v, ok = strings.CutPrefix(base, "index-")
-		}
-		if !ok {
-			return request{}, notFound("no such playlist")
-		}
-		return parseRange(v, nowMs, true)
+		return parsePlaylist(base, nowMs)
 	case "mp4":
 		if v, ok := strings.CutPrefix(base, "init-"); ok {
 			if !isHash(v) {
@@ -172,18 +186,109 @@ func parseFile(f string, nowMs int64) (request, error) {
 			return r, err
 		}
 		return request{}, notFound("no such file")
-	case "m4s":
-		v, ok := strings.CutPrefix(base, "s-")
-		if !ok {
+	case "m4s", "ts":
+		if v, ok := strings.CutPrefix(base, "s-"); ok {
+			start, err := parseNumber("segment start", v)
+			if err != nil {
+				return request{}, err
+			}
+			if ext == "ts" {
+				return request{route: routeTSSegment, start: start}, nil
+			}
+			return request{route: routeSegment, start: start}, nil
+		}
+		if ext == "m4s" {
 			return request{}, notFound("no such segment")
 		}
-		start, err := parseNumber("segment start", v)
+		if v, ok := strings.CutPrefix(base, "timeshift_abs-"); ok {
+			r, err := parseFrom(v, nowMs)
+			r.route, r.endless = routeTSRange, true
+			return r, err
+		}
+		if v, ok := strings.CutPrefix(base, "archive-"); ok {
+			r, err := parseRange(v, nowMs, true)
+			r.route = routeTSRange
+			return r, err
+		}
+		return request{}, notFound("no such file")
+	}
+	return request{}, notFound("no such resource")
+}
+
+// parsePlaylist parses the name of a playlist without ".m3u8": an optional
+// flavour suffix (".fmp4", the default; ".ts" for MPEG-TS segments), then
+//
+//	index, video, mono                    live
+//	rewind-{n}                            the last n seconds up to live
+//	[{variant}-]timeshift_rel-{n}         live delayed by n seconds
+//	timeshift_abs-{from}                  EVENT from from into live
+//	{variant}-{from}-{dur}                VOD (EVENT while it reaches the future)
+//	{variant}-{from}-now                  EVENT from from into live
+//
+// where variant is archive, index, video or mono.
+func parsePlaylist(base string, nowMs int64) (request, error) {
+	ts := false
+	if b, ok := strings.CutSuffix(base, ".fmp4"); ok {
+		base = b
+	} else if b, ok := strings.CutSuffix(base, ".ts"); ok {
+		base, ts = b, true
+	}
+	r, err := parsePlaylistName(base, nowMs)
+	r.ts = ts
+	return r, err
+}
+
+func parsePlaylistName(base string, nowMs int64) (request, error) {
+	if liveNames[base] {
+		return request{route: routeLive}, nil
+	}
+	if v, ok := strings.CutPrefix(base, "rewind-"); ok {
+		n, err := parseSeconds("rewind window", v)
 		if err != nil {
 			return request{}, err
 		}
-		return request{route: routeSegment, start: start}, nil
+		return request{route: routeRewind, dur: n * 1000}, nil
 	}
-	return request{}, notFound("no such resource")
+	if v, ok := strings.CutPrefix(base, "timeshift_abs-"); ok {
+		r, err := parseFrom(v, nowMs)
+		r.route, r.startAtFrom = routeEvent, true
+		return r, err
+	}
+	variant, v, ok := strings.Cut(base, "-")
+	if !ok {
+		return request{}, notFound("no such playlist")
+	}
+	if variant == "timeshift_rel" {
+		v = base
+	} else if !liveNames[variant] && variant != "archive" {
+		return request{}, notFound("no such playlist")
+	}
+	if n, ok := strings.CutPrefix(v, "timeshift_rel-"); ok {
+		d, err := parseSeconds("timeshift delay", n)
+		if err != nil {
+			return request{}, err
+		}
+		return request{route: routeTimeshiftRel, dur: d * 1000}, nil
+	}
+	return parseRange(v, nowMs, true)
+}
+
+// parseFrom parses "{from}": UTC Unix seconds, not in the future and not
+// more than MaxRangeSeconds ago.
+func parseFrom(v string, nowMs int64) (request, error) {
+	from, err := parseNumber("from", v)
+	if err != nil {
+		return request{}, err
+	}
+	switch {
+	case from == 0:
+		return request{}, badRequest("from must be a positive UTC Unix time in seconds")
+	case from > nowMs/1000:
+		return request{}, badRequest("from is in the future")
+	case from < nowMs/1000-MaxRangeSeconds:
+		return request{}, badRequest("from is more than 86400 seconds ago")
+	}
+	return request{from: from * 1000}, nil
 }
 
 // parseRange parses "{from}-{dur}" (and "{from}-now" when allowNow).
@@ -209,7 +314,7 @@ func parseRange(v string, nowMs int64, allowNow bool) (request, error) {
 		if from < nowMs/1000-MaxRangeSeconds {
 			return request{}, badRequest("from-now range longer than 86400 seconds")
 		}
-		return request{route: routeEvent, from: from * 1000}, nil
+		return request{route: routeEvent, from: from * 1000, startAtFrom: true}, nil
 	}
 	dur, err := parseSeconds("duration", ds)
 	if err != nil {

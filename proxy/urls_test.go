@@ -19,7 +19,28 @@ func TestParsePath(t *testing.T) {
 		{"/a.b-c_d/index.m3u8", request{route: routeLive, name: "a.b-c_d"}},
 		{"/cam/archive-1699990000-60.m3u8", request{route: routeArchive, name: "cam", from: 1_699_990_000_000, dur: 60_000}},
 		{"/cam/index-1699990000-86400.m3u8", request{route: routeArchive, name: "cam", from: 1_699_990_000_000, dur: 86_400_000}},
-		{"/cam/archive-1699990000-now.m3u8", request{route: routeEvent, name: "cam", from: 1_699_990_000_000}},
+		{"/cam/archive-1699990000-now.m3u8", request{route: routeEvent, name: "cam", from: 1_699_990_000_000, startAtFrom: true}},
+		// The catch-up forms IPTV clients build (clients.md).
+		{"/cam/video.m3u8", request{route: routeLive, name: "cam"}},
+		{"/cam/mono.m3u8", request{route: routeLive, name: "cam"}},
+		{"/cam/index.fmp4.m3u8", request{route: routeLive, name: "cam"}},
+		{"/cam/index.ts.m3u8", request{route: routeLive, name: "cam", ts: true}},
+		{"/cam/timeshift_rel-3600.m3u8", request{route: routeTimeshiftRel, name: "cam", dur: 3_600_000}},
+		{"/cam/mono-timeshift_rel-60.m3u8", request{route: routeTimeshiftRel, name: "cam", dur: 60_000}},
+		{"/cam/video-timeshift_rel-60.m3u8", request{route: routeTimeshiftRel, name: "cam", dur: 60_000}},
+		{"/cam/timeshift_abs-1699990000.m3u8", request{route: routeEvent, name: "cam", from: 1_699_990_000_000, startAtFrom: true}},
+		{"/cam/timeshift_abs-1699990000.ts", request{route: routeTSRange, name: "cam", from: 1_699_990_000_000, endless: true}},
+		{"/cam/video-1699990000-60.m3u8", request{route: routeArchive, name: "cam", from: 1_699_990_000_000, dur: 60_000}},
+		{"/cam/mono-1699990000-60.m3u8", request{route: routeArchive, name: "cam", from: 1_699_990_000_000, dur: 60_000}},
+		{"/cam/index-1699990000-now.m3u8", request{route: routeEvent, name: "cam", from: 1_699_990_000_000, startAtFrom: true}},
+		{"/cam/video-1699990000-now.m3u8", request{route: routeEvent, name: "cam", from: 1_699_990_000_000, startAtFrom: true}},
+		{"/cam/index-1699990000-10800.fmp4.m3u8", request{route: routeArchive, name: "cam", from: 1_699_990_000_000, dur: 10_800_000}},
+		{"/cam/archive-1699990000-60.ts.m3u8", request{route: routeArchive, name: "cam", from: 1_699_990_000_000, dur: 60_000, ts: true}},
+		{"/cam/archive-1699990000-60.ts", request{route: routeTSRange, name: "cam", from: 1_699_990_000_000, dur: 60_000}},
+		{"/cam/archive-1699990000-now.ts", request{route: routeTSRange, name: "cam", from: 1_699_990_000_000, startAtFrom: true}},
+		{"/cam/archive/1699990000/3600/mpegts", request{route: routeTSRange, name: "cam", from: 1_699_990_000_000, dur: 3_600_000}},
+		{"/cam/mpegts", request{route: routeTSLive, name: "cam"}},
+		{"/cam/s-1699999999123.ts", request{route: routeTSSegment, name: "cam", start: 1_699_999_999_123}},
 		{"/cam/rewind-120.m3u8", request{route: routeRewind, name: "cam", dur: 120_000}},
 		{"/cam/archive-1700000000-3600.mp4", request{route: routeExport, name: "cam", from: 1_700_000_000_000, dur: 3_600_000}},
 		{"/cam/recording_status.json", request{route: routeRecordingStatus, name: "cam"}},
@@ -44,7 +65,10 @@ func TestParsePath(t *testing.T) {
 		{"/cam/archive-1699900000-now.m3u8", 400}, {"/cam/archive-1699990000-+60.m3u8", 400},
 		{"/cam/archive-1699990000.m3u8", 400}, {"/cam/s-1234567890123456.m4s", 400},
 		{"/cam/s-.m4s", 400}, {"/cam/x.m4s", 404}, {"/cam/.m3u8", 404}, {"/cam/index", 404},
-		{"/a/b/c/d/e/f", 404}, {"/cam\\x/index.m3u8", 400}, {"/" + strings.Repeat("a", 129) + "/index.m3u8", 400},
+		{"/a/b/c/d/e/f", 404}, {"/cam\\x/index.m3u8", 400},
+		{"/cam/timeshift_rel-0.m3u8", 400}, {"/cam/timeshift_rel-86401.m3u8", 400}, {"/cam/timeshift_abs-1700000001.m3u8", 400},
+		{"/cam/timeshift_abs-1699900000.ts", 400}, {"/cam/foo-1699990000-60.m3u8", 404}, {"/cam/video.ts", 404},
+		{"/cam/archive/1699990000/60/hls", 404}, {"/cam/archive/x/60/mpegts", 400}, {"/cam/index.fmp4.ts.m3u8", 404}, {"/" + strings.Repeat("a", 129) + "/index.m3u8", 400},
 	}
 	for _, tc := range bad {
 		_, err := parsePath(tc.path, testNowMs)
@@ -66,6 +90,8 @@ func FuzzParseURL(f *testing.F) {
 		"/cam/recording_status.json", "/cam/init-0123456789abcdef.mp4", "/cam/s-1699999999123.m4s",
 		"/api/v1/streams", "/api/v1/streams/cam", "/metrics", "/cam/../x", "/ca%2fm/index.m3u8", "//x",
 		"/cam/archive-0-0.m3u8", "/cam/archive-99999999999999999999-1.mp4",
+		"/cam/timeshift_rel-60.m3u8", "/cam/video-timeshift_rel-60.m3u8", "/cam/timeshift_abs-1699990000.ts",
+		"/cam/index-1699990000-60.fmp4.m3u8", "/cam/archive/1699990000/60/mpegts", "/cam/mpegts", "/cam/s-1.ts",
 	} {
 		f.Add(s)
 	}
@@ -99,6 +125,14 @@ func FuzzParseURL(f *testing.F) {
 		switch r.route {
 		case routeArchive, routeExport:
 			if r.dur < 1000 || r.dur > MaxRangeSeconds*1000 || r.from <= 0 || r.from > testNowMs {
+				t.Fatalf("parsePath(%q) = %+v out of limits", path, r)
+			}
+		case routeTSRange:
+			if r.from <= 0 || r.from > testNowMs || r.dur < 0 || r.dur > MaxRangeSeconds*1000 {
+				t.Fatalf("parsePath(%q) = %+v out of limits", path, r)
+			}
+		case routeTimeshiftRel:
+			if r.dur < 1000 || r.dur > MaxRangeSeconds*1000 {
 				t.Fatalf("parsePath(%q) = %+v out of limits", path, r)
 			}
 		case routeEvent:

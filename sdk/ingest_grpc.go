@@ -223,11 +223,12 @@ func initFromPB(in *pb.Init) media.Init {
 }
 
 func segmentToPB(s *media.Segment) *pb.Segment {
-	return &pb.Segment{Start: s.Start, Duration: s.Duration, InitHash: s.InitHash, Data: s.Data}
+	return &pb.Segment{Start: s.Start, Duration: s.Duration, InitHash: s.InitHash, Data: s.Data, Seq: s.Seq, DiscSeq: s.DiscSeq}
 }
 
 func segmentFromPB(s *pb.Segment) media.Segment {
-	return media.Segment{Start: s.GetStart(), Duration: s.GetDuration(), InitHash: s.GetInitHash(), Data: s.GetData()}
+	return media.Segment{Start: s.GetStart(), Duration: s.GetDuration(), InitHash: s.GetInitHash(), Data: s.GetData(),
+		Seq: s.GetSeq(), DiscSeq: s.GetDiscSeq()}
 }
 
 func statsToPB(s media.Stats) *pb.Stats {

@@ -132,6 +132,8 @@ type segmentMeta struct {
 	Duration *int64 `json:"duration"`
 	Init     string `json:"init"`
 	Checksum string `json:"checksum"`
+	Seq      int64  `json:"seq,omitempty"`
+	DiscSeq  int64  `json:"disc_seq,omitempty"`
 }
 
 type heartbeatMeta struct {

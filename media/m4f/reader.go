@@ -167,6 +167,8 @@ func (r *Reader) next() (Frame, error) {
 				return Frame{}, formatErr("segment at %d comes before any init", *m.Start)
 			}
 			return Frame{}, formatErr("segment at %d refers to init %q, the latest init is %s", *m.Start, m.Init, r.initHash)
+		case m.Seq < 0 || m.DiscSeq < 0 || (m.Seq == 0) != (m.DiscSeq == 0):
+			return Frame{}, formatErr("segment at %d has sequence numbers %d/%d: want both positive or both absent", *m.Start, m.Seq, m.DiscSeq)
 		case r.segments > 0 && *m.Start <= r.lastStart:
 			return Frame{}, formatErr("segment at %d does not start after the previous one at %d", *m.Start, r.lastStart)
 		}
@@ -179,7 +181,8 @@ func (r *Reader) next() (Frame, error) {
 		}
 		r.lastStart = *m.Start
 		r.segments++
-		return Frame{Type: typ, Segment: &media.Segment{Start: *m.Start, Duration: *m.Duration, InitHash: m.Init, Data: data}}, nil
+		return Frame{Type: typ, Segment: &media.Segment{Start: *m.Start, Duration: *m.Duration, InitHash: m.Init, Data: data,
+			Seq: m.Seq, DiscSeq: m.DiscSeq}}, nil
 
 	case TypeHeartbeat:
 		var m heartbeatMeta

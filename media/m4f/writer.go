@@ -68,7 +68,8 @@ func (w *Writer) WriteSegment(seg media.Segment) error {
 		return fmt.Errorf("m4f: segment at %d has no init hash", seg.Start)
 	}
 	start, dur := seg.Start, seg.Duration
-	return w.frame(TypeSegment, segmentMeta{Start: &start, Duration: &dur, Init: seg.InitHash, Checksum: media.Checksum(seg.Data)}, seg.Data)
+	return w.frame(TypeSegment, segmentMeta{Start: &start, Duration: &dur, Init: seg.InitHash, Checksum: media.Checksum(seg.Data),
+		Seq: seg.Seq, DiscSeq: seg.DiscSeq}, seg.Data)
 }
 
 // WriteHeartbeat writes a heartbeat frame.

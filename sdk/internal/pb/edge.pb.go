@@ -336,6 +336,8 @@ type Segment struct {
 	Duration      int64                  `protobuf:"varint,2,opt,name=duration,proto3" json:"duration,omitempty"` // ms
 	InitHash      string                 `protobuf:"bytes,3,opt,name=init_hash,json=initHash,proto3" json:"init_hash,omitempty"`
 	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	Seq           int64                  `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`                        // live media sequence number from the capturing node; 0 when not numbered
+	DiscSeq       int64                  `protobuf:"varint,6,opt,name=disc_seq,json=discSeq,proto3" json:"disc_seq,omitempty"` // live discontinuity sequence number; 0 when not numbered
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -396,6 +398,20 @@ func (x *Segment) GetData() []byte {
 		return x.Data
 	}
 	return nil
+}
+
+func (x *Segment) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Segment) GetDiscSeq() int64 {
+	if x != nil {
+		return x.DiscSeq
+	}
+	return 0
 }
 
 type Stats struct {
@@ -1260,12 +1276,14 @@ const file_edge_proto_rawDesc = "" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x16\n" +
 	"\x06codecs\x18\x03 \x01(\tR\x06codecs\x12\x14\n" +
 	"\x05width\x18\x04 \x01(\x05R\x05width\x12\x16\n" +
-	"\x06height\x18\x05 \x01(\x05R\x06height\"l\n" +
+	"\x06height\x18\x05 \x01(\x05R\x06height\"\x99\x01\n" +
 	"\aSegment\x12\x14\n" +
 	"\x05start\x18\x01 \x01(\x03R\x05start\x12\x1a\n" +
 	"\bduration\x18\x02 \x01(\x03R\bduration\x12\x1b\n" +
 	"\tinit_hash\x18\x03 \x01(\tR\binitHash\x12\x12\n" +
-	"\x04data\x18\x04 \x01(\fR\x04data\"\x80\x02\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\x12\x10\n" +
+	"\x03seq\x18\x05 \x01(\x03R\x03seq\x12\x19\n" +
+	"\bdisc_seq\x18\x06 \x01(\x03R\adiscSeq\"\x80\x02\n" +
 	"\x05Stats\x12\x18\n" +
 	"\apackets\x18\x01 \x01(\x04R\apackets\x12#\n" +
 	"\rgarbage_bytes\x18\x02 \x01(\x04R\fgarbageBytes\x12\x1b\n" +
