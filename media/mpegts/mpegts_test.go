@@ -11,7 +11,6 @@ import (
 
 const (
 	pidPAT   = 0x0000
-	pidPMT   = 0x1000
 	pidVideo = firstPID     // the segmenter's init has video first
 	pidAudio = firstPID + 1 // and AAC second
 )

@@ -27,6 +27,8 @@ const (
 	maxAudioPES90 = 9000
 	// firstPID is the PID of the first elementary stream; later ones count up.
 	firstPID = 0x100
+	// pidPMT is where astits puts the PMT; elementary PIDs stay below.
+	pidPMT = 0x1000
 )
 
 // Stats counts what a Muxer did. All fields only grow.
@@ -185,11 +187,7 @@ func (m *Muxer) useInit(st *stream, hash string) error {
 			}
 		}
 		if pid == 0 {
-			if m.nextPID >= 0x1000 {
-				return errors.New("out of pids")
-			}
-			pid = m.nextPID
-			m.nextPID++
+			pid = m.newPID(taken)
 		}
 		taken[pid] = true
 		pids[i] = pid
@@ -234,6 +232,21 @@ func (m *Muxer) useInit(st *stream, hash string) error {
 	m.stats.InitChanges++
 	m.stats.SkippedTracks += uint64(st.skipped)
 	return nil
+}
+
+// newPID returns a PID that no elementary stream has had yet, or after
+// 3840 of them one that neither the PMT nor taken holds now.
+func (m *Muxer) newPID(taken map[uint16]bool) uint16 {
+	for {
+		pid := m.nextPID
+		m.nextPID++
+		if m.nextPID >= pidPMT {
+			m.nextPID = firstPID
+		}
+		if _, ok := m.registered[pid]; !ok && !taken[pid] {
+			return pid
+		}
+	}
 }
 
 // writeUnits interleaves the samples of m.samples into PES by DTS and
