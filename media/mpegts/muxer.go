@@ -145,7 +145,6 @@ func (m *Muxer) WriteSegment(init media.Init, seg []byte) error {
 		return fmt.Errorf("mpegts: %w", err)
 	}
 	m.stats.SkippedSamples += uint64(skipped)
-	m.out.Grow(len(seg) + len(seg)/16 + 4096)
 	if newInit {
 		if err := m.useInit(st, hash); err != nil {
 			m.out.Reset()
@@ -300,6 +299,7 @@ func (m *Muxer) writeUnits(st *stream) error {
 		}
 		return 0
 	})
+	m.out.Grow(m.estimate(st))
 	first := m.units[0]
 	if !(first.track == m.pcrTrack && m.randomAccess(first, true)) {
 		// astits writes them by itself in front of a random access PES on the PCR PID.
@@ -337,6 +337,22 @@ func (m *Muxer) check(st *stream) error {
 		}
 	}
 	return nil
+}
+
+// estimate returns about how many TS bytes m.units make, a little more
+// rather than less: payload, headers, and a stuffed last packet per PES.
+func (m *Muxer) estimate(st *stream) int {
+	n := 0
+	for ti, ss := range m.samples {
+		for j := range ss {
+			n += len(ss[j].data) + adtsHeaderLength
+			if ss[j].key {
+				n += len(st.tracks[ti].paramSets)
+			}
+		}
+	}
+	n += len(m.units) * 32 // PES header, access unit delimiter
+	return n/184*188 + (len(m.units)+4)*188
 }
 
 // randomAccess reports whether u starts a place a decoder can start at: a
