@@ -73,6 +73,7 @@ func TestCodecs(t *testing.T) {
 		{"h264 mp2", cat(videoIn, audioIn, []string{"-t", "3"}, h264, []string{"-c:a", "mp2"}), "h264", "mp2", 0},
 		{"h264 aac mono 44.1k", cat(videoIn, []string{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "3"}, h264,
 			[]string{"-c:a", "aac", "-ac", "1"}), "h264", "aac", 0},
+		{"aac only", cat(audioIn, []string{"-t", "3", "-c:a", "aac"}), "", "aac", 0},
 		{"second video track in mpeg4 part 2 is skipped", cat(videoIn, audioIn, []string{"-t", "3", "-map", "0:v", "-map", "1:a", "-map", "0:v"}, h264,
 			[]string{"-c:v:1", "mpeg4", "-c:a", "aac"}), "h264", "aac", 1},
 	}
@@ -91,8 +92,12 @@ func TestCodecs(t *testing.T) {
 			tsPath := writeTemp(t, dir, "out.ts", ts.Bytes())
 			p := ffprobe(t, tsPath)
 			in := ffprobe(t, writeTemp(t, dir, "in.mp4", append(bytes.Clone(init.Data), seg...)))
-			if len(p.Streams) != 2 {
-				t.Fatalf("streams %+v, want 2", p.Streams)
+			kinds := []string{"video", "audio"}
+			if tc.video == "" {
+				kinds = kinds[1:]
+			}
+			if len(p.Streams) != len(kinds) {
+				t.Fatalf("streams %+v, want %v", p.Streams, kinds)
 			}
 			for _, s := range p.Streams {
 				want := tc.video
@@ -103,7 +108,7 @@ func TestCodecs(t *testing.T) {
 					t.Errorf("%s stream is %q, want %q", s.CodecType, s.CodecName, want)
 				}
 			}
-			for _, kind := range []string{"video", "audio"} {
+			for _, kind := range kinds {
 				if got, want := p.packets(t, kind), in.packets(t, kind); got != want {
 					t.Errorf("%d %s packets in the ts, %d in the fmp4", got, kind, want)
 				}
@@ -111,7 +116,11 @@ func TestCodecs(t *testing.T) {
 			if msg := decodeErrors(t, tsPath); msg != "" {
 				t.Errorf("ffmpeg decode printed errors:\n%s", msg)
 			}
-			checkContinuity(t, parsePackets(t, ts.Bytes()))
+			pkts := parsePackets(t, ts.Bytes())
+			checkContinuity(t, pkts)
+			if pkts[0].pid != pidPAT || pkts[1].pid != pidPMT || !pkts[2].rai || pkts[2].pcr < 0 {
+				t.Errorf("ts starts with pids %#x %#x and %+v: want PAT, PMT, a random access PES with PCR", pkts[0].pid, pkts[1].pid, pkts[2])
+			}
 		})
 	}
 }

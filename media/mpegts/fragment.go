@@ -31,20 +31,26 @@ func parseSegment(st *stream, seg []byte, samples [][]sample) (skipped int, err 
 			err = fmt.Errorf("parse segment: mp4ff: %v", r)
 		}
 	}()
-	sr := bits.NewFixedSliceReader(seg)
 	var moof *mp4.MoofBox
 	pairs := 0
-	for sr.NrRemainingBytes() > 0 {
-		start := sr.GetPos()
-		box, err := mp4.DecodeBoxSR(uint64(start), sr)
+	for pos := 0; pos < len(seg); {
+		hdr, err := mp4.DecodeHeaderSR(bits.NewFixedSliceReader(seg[pos:]))
+		if err != nil {
+			return 0, fmt.Errorf("parse segment: box at %d: %w", pos, err)
+		}
+		if hdr.Size > uint64(len(seg)-pos) {
+			return 0, fmt.Errorf("parse segment: %s box at %d declares %d bytes, %d left: %w", hdr.Name, pos, hdr.Size, len(seg)-pos, errTruncated)
+		}
+		start, end := pos, pos+int(hdr.Size)
+		pos = end
+		// The box decoder reads from its own slice: it cannot pass the declared end.
+		body := bits.NewFixedSliceReader(seg[start+hdr.Hdrlen : end])
+		box, err := mp4.DecodeBoxBodySR(uint64(start), hdr, body)
 		if err != nil {
 			return 0, fmt.Errorf("parse segment: box at %d: %w", start, err)
 		}
-		if err := sr.AccError(); err != nil {
-			return 0, fmt.Errorf("parse segment: %s box at %d: %w", box.Type(), start, errTruncated)
-		}
-		if end := sr.GetPos(); uint64(end-start) != box.Size() {
-			return 0, fmt.Errorf("parse segment: %s box at %d: %d bytes read, %d declared", box.Type(), start, end-start, box.Size())
+		if err := body.AccError(); err != nil {
+			return 0, fmt.Errorf("parse segment: %s box at %d: %w", hdr.Name, start, errTruncated)
 		}
 		switch b := box.(type) {
 		case *mp4.MoofBox:

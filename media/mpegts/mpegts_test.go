@@ -23,11 +23,22 @@ func TestMuxerSample(t *testing.T) {
 		t.Fatalf("%d segments of the sample, want at least 3", len(r.segs))
 	}
 	var ts bytes.Buffer
-	m := NewMuxer(&ts)
+	w := &chunkWriter{}
+	m := NewMuxer(w)
 	for i, sg := range r.segs {
 		if err := m.WriteSegment(r.init, sg.Data); err != nil {
 			t.Fatalf("segment %d: %v", i, err)
 		}
+	}
+	// One Write per segment, each starting with PAT and PMT.
+	if len(w.chunks) != len(r.segs) {
+		t.Errorf("%d writes for %d segments", len(w.chunks), len(r.segs))
+	}
+	for i, c := range w.chunks {
+		if pk := parsePackets(t, c); pk[0].pid != pidPAT || pk[1].pid != pidPMT || pk[2].pid != pidVideo || !pk[2].rai {
+			t.Errorf("write %d starts on pids %#x %#x %#x: want PAT, PMT, a video keyframe", i, pk[0].pid, pk[1].pid, pk[2].pid)
+		}
+		ts.Write(c)
 	}
 	dir := t.TempDir()
 	tsPath := writeTemp(t, dir, "out.ts", ts.Bytes())
@@ -232,4 +243,12 @@ func countVideoSamples(t *testing.T, seg []byte) int {
 		t.Fatal(err)
 	}
 	return ffprobe(t, path).packets(t, "video")
+}
+
+// chunkWriter keeps every Write apart.
+type chunkWriter struct{ chunks [][]byte }
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	w.chunks = append(w.chunks, bytes.Clone(p))
+	return len(p), nil
 }

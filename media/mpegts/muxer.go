@@ -155,16 +155,16 @@ func (m *Muxer) WriteSegment(init media.Init, seg []byte) error {
 		m.out.Reset()
 		return fmt.Errorf("mpegts: %w", err)
 	}
+	n := m.out.Len()
+	if m.w != nil {
+		_, err = m.w.Write(m.out.Bytes())
+		m.out.Reset()
+		if err != nil {
+			return fmt.Errorf("mpegts: write: %w", err)
+		}
+	}
 	m.stats.Segments++
-	m.stats.Bytes += uint64(m.out.Len())
-	if m.w == nil {
-		return nil
-	}
-	_, err = m.w.Write(m.out.Bytes())
-	m.out.Reset()
-	if err != nil {
-		return fmt.Errorf("mpegts: write: %w", err)
-	}
+	m.stats.Bytes += uint64(n)
 	return nil
 }
 
