@@ -70,7 +70,7 @@ func TestCodecs(t *testing.T) {
 			"-x265-params", "keyint=25:min-keyint=25:scenecut=0:bframes=2:log-level=error", "-pix_fmt", "yuv420p", "-c:a", "aac"}), "hevc", "aac", 0},
 		{"h264 ac3", cat(videoIn, audioIn, []string{"-t", "3"}, h264, []string{"-c:a", "ac3"}), "h264", "ac3", 0},
 		{"h264 eac3", cat(videoIn, audioIn, []string{"-t", "3"}, h264, []string{"-c:a", "eac3"}), "h264", "eac3", 0},
-		{"h264 mp2", cat(videoIn, audioIn, []string{"-t", "3"}, h264, []string{"-c:a", "mp2"}), "h264", "mp2", 0},
+		{"h264 mp2 in french", cat(videoIn, audioIn, []string{"-t", "3"}, h264, []string{"-c:a", "mp2", "-metadata:s:a:0", "language=fra"}), "h264", "mp2", 0},
 		{"h264 aac mono 44.1k", cat(videoIn, []string{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "3"}, h264,
 			[]string{"-c:a", "aac", "-ac", "1"}), "h264", "aac", 0},
 		{"aac only", cat(audioIn, []string{"-t", "3", "-c:a", "aac"}), "", "aac", 0},
@@ -107,6 +107,9 @@ func TestCodecs(t *testing.T) {
 				if s.CodecName != want {
 					t.Errorf("%s stream is %q, want %q", s.CodecType, s.CodecName, want)
 				}
+				if lang := s.Tags.Language; s.CodecType == "audio" && (lang == "fra") != strings.Contains(tc.name, "french") {
+					t.Errorf("audio language %q", lang)
+				}
 			}
 			for _, kind := range kinds {
 				if got, want := p.packets(t, kind), in.packets(t, kind); got != want {
@@ -118,6 +121,11 @@ func TestCodecs(t *testing.T) {
 			}
 			pkts := parsePackets(t, ts.Bytes())
 			checkContinuity(t, pkts)
+			// ATSC A/52: AC-3 and E-AC-3 are registered in the PMT.
+			reg := map[string]string{"ac3": "AC-3", "eac3": "EAC3"}[tc.audio]
+			if reg != "" && !bytes.Contains(pkts[1].payload, append([]byte{0x05, 4}, reg...)) {
+				t.Errorf("PMT % x lacks the %s registration descriptor", pkts[1].payload[:40], reg)
+			}
 			if pkts[0].pid != pidPAT || pkts[1].pid != pidPMT || !pkts[2].rai || pkts[2].pcr < 0 {
 				t.Errorf("ts starts with pids %#x %#x and %+v: want PAT, PMT, a random access PES with PCR", pkts[0].pid, pkts[1].pid, pkts[2])
 			}

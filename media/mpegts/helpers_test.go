@@ -99,6 +99,9 @@ type probe struct {
 		SampleRate    string `json:"sample_rate"`
 		NbReadPackets string `json:"nb_read_packets"`
 		Duration      string `json:"duration"`
+		Tags          struct {
+			Language string `json:"language"`
+		} `json:"tags"`
 	} `json:"streams"`
 	Packets []struct {
 		CodecType string `json:"codec_type"`

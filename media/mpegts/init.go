@@ -44,6 +44,7 @@ type track struct {
 	timescale uint32
 	codec     codec
 	trex      *mp4.TrexBox
+	lang      string // ISO 639-2 language of the mdhd
 	// video
 	nalLen    int    // bytes of the NAL unit length prefix
 	paramSets []byte // VPS/SPS/PPS of the sample entry, Annex B with start codes
@@ -115,6 +116,7 @@ func parseTrak(trak *mp4.TrakBox) (t track, ok bool, err error) {
 	}
 	t.id = trak.Tkhd.TrackID
 	t.timescale = trak.Mdia.Mdhd.Timescale
+	t.lang = trak.Mdia.Mdhd.GetLanguage()
 	stsd := trak.Mdia.Minf.Stbl.Stsd
 	switch {
 	case stsd.AvcX != nil:

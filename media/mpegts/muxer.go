@@ -57,7 +57,7 @@ type Muxer struct {
 	st         *stream
 	pids       []uint16 // PID of each track of st
 	streamIDs  []uint8  // PES stream_id of each track of st
-	registered map[uint16]astits.StreamType
+	registered map[uint16]esKind // what the PMT holds
 	nextPID    uint16
 	pcrTrack   int
 	lastPCR    int64
@@ -88,7 +88,7 @@ type unit struct {
 // NewMuxer returns a Muxer that writes to w. Each WriteSegment makes one
 // Write call on w with the whole TS of that segment.
 func NewMuxer(w io.Writer) *Muxer {
-	m := &Muxer{w: w, registered: map[uint16]astits.StreamType{}, nextPID: firstPID}
+	m := &Muxer{w: w, registered: map[uint16]esKind{}, nextPID: firstPID}
 	m.ts = astits.NewMuxer(context.Background(), &m.out)
 	m.oh = astits.PESOptionalHeader{MarkerBits: 2, DataAlignmentIndicator: true}
 	m.ph.OptionalHeader = &m.oh
@@ -177,10 +177,10 @@ func (m *Muxer) useInit(st *stream, hash string) error {
 	taken := map[uint16]bool{}
 	var nVideo, nAudio uint8
 	for i, t := range st.tracks {
-		typ := streamType[t.codec]
+		kind := t.kind()
 		pid := uint16(0)
 		for _, old := range m.pids { // old order first: a stable layout stays as it was
-			if m.registered[old] == typ && !taken[old] {
+			if k, ok := m.registered[old]; ok && k == kind && !taken[old] {
 				pid = old
 				break
 			}
@@ -213,11 +213,12 @@ func (m *Muxer) useInit(st *stream, hash string) error {
 		if _, ok := m.registered[pid]; ok {
 			continue
 		}
-		typ := streamType[st.tracks[i].codec]
-		if err := m.ts.AddElementaryStream(astits.PMTElementaryStream{ElementaryPID: pid, StreamType: typ}); err != nil {
+		kind := st.tracks[i].kind()
+		es := astits.PMTElementaryStream{ElementaryPID: pid, StreamType: kind.typ, ElementaryStreamDescriptors: kind.descriptors()}
+		if err := m.ts.AddElementaryStream(es); err != nil {
 			return fmt.Errorf("pmt: %w", err)
 		}
-		m.registered[pid] = typ
+		m.registered[pid] = kind
 	}
 	pcrTrack := 0
 	for i, t := range st.tracks {
@@ -231,6 +232,43 @@ func (m *Muxer) useInit(st *stream, hash string) error {
 	m.stats.InitChanges++
 	m.stats.SkippedTracks += uint64(st.skipped)
 	return nil
+}
+
+// esKind is what the PMT says of an elementary stream.
+type esKind struct {
+	typ  astits.StreamType
+	lang string // ISO 639-2 code of an audio track, "" when undetermined
+}
+
+func (t *track) kind() esKind {
+	k := esKind{typ: streamType[t.codec]}
+	if !t.codec.video() && len(t.lang) == 3 && t.lang != "und" {
+		k.lang = t.lang
+	}
+	return k
+}
+
+// descriptors are the PMT descriptors of an elementary stream: the
+// registration of AC-3 and E-AC-3 (ATSC A/52 stream types 0x81 and 0x87)
+// and the language of an audio track.
+func (k esKind) descriptors() []*astits.Descriptor {
+	var ds []*astits.Descriptor
+	var format uint32
+	switch k.typ {
+	case astits.StreamTypeAC3Audio:
+		format = 'A'<<24 | 'C'<<16 | '-'<<8 | '3'
+	case astits.StreamTypeEAC3Audio:
+		format = 'E'<<24 | 'A'<<16 | 'C'<<8 | '3'
+	}
+	if format != 0 {
+		ds = append(ds, &astits.Descriptor{Tag: astits.DescriptorTagRegistration, Length: 4,
+			Registration: &astits.DescriptorRegistration{FormatIdentifier: format}})
+	}
+	if k.lang != "" {
+		ds = append(ds, &astits.Descriptor{Tag: astits.DescriptorTagISO639LanguageAndAudioType, Length: 4,
+			ISO639LanguageAndAudioType: &astits.DescriptorISO639LanguageAndAudioType{Language: []byte(k.lang)}})
+	}
+	return ds
 }
 
 // newPID returns a PID that no elementary stream has had yet, or after
