@@ -55,8 +55,8 @@ type Muxer struct {
 
 	initHash   string
 	st         *stream
-	pids       []uint16 // PID of each track of st
-	streamIDs  []uint8  // PES stream_id of each track of st
+	pids       []uint16          // PID of each track of st
+	streamIDs  []uint8           // PES stream_id of each track of st
 	registered map[uint16]esKind // what the PMT holds
 	nextPID    uint16
 	pcrTrack   int
