@@ -17,9 +17,14 @@ import (
 // rest (all moof+mdat pairs, taken as one segment).
 func ffmpegFMP4(t *testing.T, args ...string) (media.Init, []byte) {
 	t.Helper()
+	return ffmpegFMP4Flags(t, "frag_keyframe+empty_moov+default_base_moof+delay_moov", args...)
+}
+
+func ffmpegFMP4Flags(t *testing.T, movflags string, args ...string) (media.Init, []byte) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "in.mp4")
 	full := append([]string{"-v", "error", "-y"}, args...)
-	full = append(full, "-f", "mp4", "-movflags", "frag_keyframe+empty_moov+default_base_moof+delay_moov", path)
+	full = append(full, "-f", "mp4", "-movflags", movflags, path)
 	if out, err := exec.Command(needTool(t, "ffmpeg"), full...).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg %s: %v\n%s", strings.Join(full, " "), err, out)
 	}
@@ -178,4 +183,71 @@ func TestInitChange(t *testing.T) {
 	if msg := decodeErrors(t, path); msg != "" {
 		t.Errorf("ffmpeg decode printed errors:\n%s", msg)
 	}
+}
+
+// TestSegmentWithoutVideo: a segment that holds audio only while the init
+// has video (video stopped, audio went on) still gets PCRs, on
+// adaptation-field-only packets of the video PID.
+func TestSegmentWithoutVideo(t *testing.T) {
+	init, frags := ffmpegFMP4Flags(t, "frag_keyframe+empty_moov+default_base_moof+delay_moov+separate_moof",
+		cat(videoIn, audioIn, []string{"-t", "3"}, h264, []string{"-c:a", "aac"})...)
+	// Keep the moof+mdat pairs of track 2 (the audio) only.
+	var audio []byte
+	for off := 0; off < len(frags); {
+		size := int(binary.BigEndian.Uint32(frags[off:]))
+		if string(frags[off+4:off+8]) == "moof" {
+			tfhd := bytes.Index(frags[off:off+size], []byte("tfhd"))
+			mdatSize := int(binary.BigEndian.Uint32(frags[off+size:]))
+			if binary.BigEndian.Uint32(frags[off+tfhd+8:]) == 2 {
+				audio = append(audio, frags[off:off+size+mdatSize]...)
+			}
+			size += mdatSize
+		}
+		off += size
+	}
+	if len(audio) == 0 {
+		t.Fatal("no audio fragments")
+	}
+	ts, err := Remux(init, audio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkts := parsePackets(t, ts)
+	checkContinuity(t, pkts)
+	var pcrs []int64
+	for _, p := range pkts {
+		if p.pid == pidVideo {
+			if p.hasPayload || p.pcr < 0 {
+				t.Fatalf("video pid packet %+v: want PCR only", p)
+			}
+			pcrs = append(pcrs, p.pcr)
+		}
+	}
+	if len(pcrs) < 30 {
+		t.Errorf("%d PCRs in 3 s, want one every 100 ms or less", len(pcrs))
+	}
+	for i := 1; i < len(pcrs); i++ {
+		if d := (pcrs[i] - pcrs[i-1]) & (1<<33 - 1); d <= 0 || d > 9000 {
+			t.Errorf("PCR %d moves %d ticks", i, d)
+		}
+	}
+	path := writeTemp(t, t.TempDir(), "audio.ts", ts)
+	p := ffprobe(t, path)
+	in := ffprobe(t, writeTemp(t, t.TempDir(), "in.mp4", append(bytes.Clone(init.Data), audio...)))
+	if got, want := p.packets(t, "audio"), in.packets(t, "audio"); got != want {
+		t.Errorf("%d audio packets, %d in the fmp4", got, want)
+	}
+	if msg := decodeErrors(t, path); msg != "" {
+		t.Errorf("ffmpeg decode printed errors:\n%s", msg)
+	}
+	// Between segments with video, the PCR-only packets repeat the video
+	// PID's counter and the next video PES continues it.
+	var out bytes.Buffer
+	m := NewMuxer(&out)
+	for _, seg := range [][]byte{frags, audio, frags} {
+		if err := m.WriteSegment(init, seg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkContinuity(t, parsePackets(t, out.Bytes()))
 }

@@ -20,8 +20,10 @@
 // segments make one continuous TS and a hole in the archive is a hole in
 // the PTS (the PCR after a jump of more than two seconds, or a backward
 // one, carries the discontinuity indicator). The PCR rides on the first
-// video PID (the first audio PID without video), on every video PES, at
-// DTS minus [PCRDelay].
+// video PID (the first audio PID without video), on every PES of that PID,
+// at DTS minus [PCRDelay]; a segment without samples of that track (video
+// stopped, audio went on) gets adaptation-field-only PCR packets on it in
+// front of its audio PES.
 //
 // Packets: PES of all tracks are interleaved by DTS; audio frames are
 // grouped a few at a time (at most 100 ms per PES). The first video

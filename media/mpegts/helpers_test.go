@@ -269,12 +269,15 @@ func firstPES(pkts []tsPacket, pid uint16) []byte {
 }
 
 // checkContinuity reports every continuity counter that does not follow
-// the previous one of its PID.
+// the previous one of its PID (a packet without payload repeats it).
 func checkContinuity(t testing.TB, pkts []tsPacket) {
 	t.Helper()
 	last := map[uint16]uint8{}
 	for i, p := range pkts {
 		if !p.hasPayload {
+			if prev, ok := last[p.pid]; ok && p.cc != prev {
+				t.Errorf("packet %d pid %#x without payload: cc %d, the last was %d", i, p.pid, p.cc, prev)
+			}
 			continue
 		}
 		if prev, ok := last[p.pid]; ok && p.cc != (prev+1)&15 {

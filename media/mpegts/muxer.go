@@ -23,6 +23,9 @@ const (
 	// pcrJump90 is how far the PCR may move forward between two PES before
 	// the second one carries the discontinuity indicator.
 	pcrJump90 = 2 * 90000
+	// pcrEvery90 is the least PCR interval when PCR-only packets carry it
+	// (before the audio PES, which are at most maxAudioPES90 apart).
+	pcrEvery90 = 40 * 90
 	// maxAudioPES90 bounds the span of the audio frames grouped in one PES.
 	maxAudioPES90 = 9000
 	// firstPID is the PID of the first elementary stream; later ones count up.
@@ -60,6 +63,7 @@ type Muxer struct {
 	registered map[uint16]esKind // what the PMT holds
 	nextPID    uint16
 	pcrTrack   int
+	pcrCC      uint8 // continuity counter of the last packet with payload on the PCR PID
 	lastPCR    int64
 	havePCR    bool
 	stats      Stats
@@ -101,11 +105,12 @@ func NewMuxer(w io.Writer) *Muxer {
 // keyframe with its parameter sets in-band, for HLS playlists with MPEG-TS
 // segments.
 //
-// Continuity counters of every PID start at 0 in each standalone segment:
-// what the previous segment ended with is not known without remuxing it.
-// Players reading HLS take each segment as a new transport stream or
-// tolerate the jump (ffmpeg, hls.js, set-top boxes); a viewer that wants
-// continuous counters reads the live MPEG-TS of a Muxer instead.
+// Continuity counters of every PID start at 0 in each standalone segment
+// (the first packet of a PID has counter 0): what the previous segment
+// ended with is not known without remuxing it, and a segment's bytes do not
+// depend on which segment a player read before. ffmpeg reads a playlist of
+// such segments without an error (TestRemuxHLS); a viewer that needs
+// counters continuous across segments reads the TS of one Muxer instead.
 func Remux(init media.Init, seg []byte) ([]byte, error) {
 	m := NewMuxer(nil)
 	if err := m.WriteSegment(init, seg); err != nil {
@@ -145,6 +150,9 @@ func (m *Muxer) WriteSegment(init media.Init, seg []byte) error {
 		return fmt.Errorf("mpegts: %w", err)
 	}
 	m.stats.SkippedSamples += uint64(skipped)
+	if !slices.ContainsFunc(m.samples, func(ss []sample) bool { return len(ss) > 0 }) {
+		return errors.New("mpegts: segment without samples of a carried track")
+	}
 	if newInit {
 		if err := m.useInit(st, hash); err != nil {
 			m.out.Reset()
@@ -166,124 +174,6 @@ func (m *Muxer) WriteSegment(init media.Init, seg []byte) error {
 	m.stats.Segments++
 	m.stats.Bytes += uint64(n)
 	return nil
-}
-
-// useInit makes the PMT describe st. A PID keeps its elementary stream
-// while the stream type stays, so counters run on across a change of
-// parameter sets; a track of a new type gets a PID never used before.
-func (m *Muxer) useInit(st *stream, hash string) error {
-	pids := make([]uint16, len(st.tracks))
-	ids := make([]uint8, len(st.tracks))
-	taken := map[uint16]bool{}
-	var nVideo, nAudio uint8
-	for i, t := range st.tracks {
-		kind := t.kind()
-		pid := uint16(0)
-		for _, old := range m.pids { // old order first: a stable layout stays as it was
-			if k, ok := m.registered[old]; ok && k == kind && !taken[old] {
-				pid = old
-				break
-			}
-		}
-		if pid == 0 {
-			pid = m.newPID(taken)
-		}
-		taken[pid] = true
-		pids[i] = pid
-		switch {
-		case t.codec.video():
-			ids[i] = 0xe0 + nVideo&0x0f
-			nVideo++
-		case t.codec == codecAC3 || t.codec == codecEAC3:
-			ids[i] = 0xbd // private_stream_1, as ATSC A/52 says
-		default:
-			ids[i] = 0xc0 + nAudio&0x1f
-			nAudio++
-		}
-	}
-	for pid := range m.registered {
-		if !taken[pid] {
-			if err := m.ts.RemoveElementaryStream(pid); err != nil {
-				return fmt.Errorf("pmt: %w", err)
-			}
-			delete(m.registered, pid)
-		}
-	}
-	for i, pid := range pids {
-		if _, ok := m.registered[pid]; ok {
-			continue
-		}
-		kind := st.tracks[i].kind()
-		es := astits.PMTElementaryStream{ElementaryPID: pid, StreamType: kind.typ, ElementaryStreamDescriptors: kind.descriptors()}
-		if err := m.ts.AddElementaryStream(es); err != nil {
-			return fmt.Errorf("pmt: %w", err)
-		}
-		m.registered[pid] = kind
-	}
-	pcrTrack := 0
-	for i, t := range st.tracks {
-		if t.codec.video() {
-			pcrTrack = i
-			break
-		}
-	}
-	m.ts.SetPCRPID(pids[pcrTrack])
-	m.st, m.initHash, m.pids, m.streamIDs, m.pcrTrack = st, hash, pids, ids, pcrTrack
-	m.stats.InitChanges++
-	m.stats.SkippedTracks += uint64(st.skipped)
-	return nil
-}
-
-// esKind is what the PMT says of an elementary stream.
-type esKind struct {
-	typ  astits.StreamType
-	lang string // ISO 639-2 code of an audio track, "" when undetermined
-}
-
-func (t *track) kind() esKind {
-	k := esKind{typ: streamType[t.codec]}
-	if !t.codec.video() && len(t.lang) == 3 && t.lang != "und" {
-		k.lang = t.lang
-	}
-	return k
-}
-
-// descriptors are the PMT descriptors of an elementary stream: the
-// registration of AC-3 and E-AC-3 (ATSC A/52 stream types 0x81 and 0x87)
-// and the language of an audio track.
-func (k esKind) descriptors() []*astits.Descriptor {
-	var ds []*astits.Descriptor
-	var format uint32
-	switch k.typ {
-	case astits.StreamTypeAC3Audio:
-		format = 'A'<<24 | 'C'<<16 | '-'<<8 | '3'
-	case astits.StreamTypeEAC3Audio:
-		format = 'E'<<24 | 'A'<<16 | 'C'<<8 | '3'
-	}
-	if format != 0 {
-		ds = append(ds, &astits.Descriptor{Tag: astits.DescriptorTagRegistration, Length: 4,
-			Registration: &astits.DescriptorRegistration{FormatIdentifier: format}})
-	}
-	if k.lang != "" {
-		ds = append(ds, &astits.Descriptor{Tag: astits.DescriptorTagISO639LanguageAndAudioType, Length: 4,
-			ISO639LanguageAndAudioType: &astits.DescriptorISO639LanguageAndAudioType{Language: []byte(k.lang)}})
-	}
-	return ds
-}
-
-// newPID returns a PID that no elementary stream has had yet, or after
-// 3840 of them one that neither the PMT nor taken holds now.
-func (m *Muxer) newPID(taken map[uint16]bool) uint16 {
-	for {
-		pid := m.nextPID
-		m.nextPID++
-		if m.nextPID >= pidPMT {
-			m.nextPID = firstPID
-		}
-		if _, ok := m.registered[pid]; !ok && !taken[pid] {
-			return pid
-		}
-	}
 }
 
 // writeUnits interleaves the samples of m.samples into PES by DTS and
@@ -318,9 +208,6 @@ func (m *Muxer) writeUnits(st *stream) error {
 			add(ti)
 		}
 	}
-	if len(m.units) == 0 {
-		return errors.New("segment without samples of a carried track")
-	}
 	// The first PES on the PCR PID goes first: after PAT and PMT a player
 	// finds the keyframe (and the PCR) before anything else.
 	if ss := m.samples[m.pcrTrack]; len(ss) > 0 {
@@ -345,12 +232,59 @@ func (m *Muxer) writeUnits(st *stream) error {
 			return fmt.Errorf("tables: %w", err)
 		}
 	}
+	pcrOnly := len(m.samples[m.pcrTrack]) == 0
 	for i, u := range m.units {
+		if pcrOnly {
+			if err := m.writePCROnly(m.samples[u.track][u.first].dts); err != nil {
+				return err
+			}
+		}
 		if err := m.writeUnit(st, u, i == 0); err != nil {
 			return err
 		}
 	}
+	m.notePCRCC()
 	return nil
+}
+
+// writePCROnly writes an adaptation-field-only packet with a PCR on the
+// PCR PID, for a segment without samples of the PCR track (video that
+// stopped while audio went on), when the last PCR is 40 ms old or more.
+// Without payload its continuity counter repeats the PID's last one.
+func (m *Muxer) writePCROnly(dts int64) error {
+	pcr := (dts - pcrDelay90) & mask33
+	if m.havePCR && signed33(pcr-m.lastPCR) >= 0 && signed33(pcr-m.lastPCR) < pcrEvery90 {
+		return nil
+	}
+	af := astits.PacketAdaptationField{HasPCR: true, PCR: &astits.ClockReference{Base: pcr}, StuffingLength: 183 - 7}
+	if m.havePCR {
+		if d := signed33(pcr - m.lastPCR); d < 0 || d > pcrJump90 {
+			af.DiscontinuityIndicator = true
+		}
+	}
+	m.lastPCR, m.havePCR = pcr, true
+	p := astits.Packet{
+		Header:          astits.PacketHeader{PID: m.pids[m.pcrTrack], HasAdaptationField: true, ContinuityCounter: m.pcrCC},
+		AdaptationField: &af,
+	}
+	if _, err := m.ts.WritePacket(&p); err != nil {
+		return fmt.Errorf("pcr packet: %w", err)
+	}
+	return nil
+}
+
+// notePCRCC remembers the continuity counter of the last packet with
+// payload on the PCR PID in this segment's TS, for writePCROnly.
+func (m *Muxer) notePCRCC() {
+	pid := m.pids[m.pcrTrack]
+	b := m.out.Bytes()
+	for i := len(b) - 188; i >= 0; i -= 188 {
+		p := b[i : i+188]
+		if uint16(p[1]&0x1f)<<8|uint16(p[2]) == pid && p[3]&0x10 != 0 {
+			m.pcrCC = p[3] & 0x0f
+			return
+		}
+	}
 }
 
 // check validates the samples the way writeUnits will use them, so that
