@@ -59,7 +59,7 @@ func BenchmarkRemux4M(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	r, err := segmentTS(ts, 3*time.Second)
+	r, err := segmentTS(ts, 3*time.Second, sampleStart)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func goldenInput(t testing.TB) (media.Init, [][]byte) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := segmentTS(ts, time.Second)
+		r, err := segmentTS(ts, time.Second, sampleStart)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,13 +34,13 @@ var (
 	sampleErr  error
 )
 
-// segmentTS runs the project's segmenter over a TS file with a fixed clock.
-func segmentTS(ts []byte, target time.Duration) (segmented, error) {
+// segmentTS runs the project's segmenter over a TS file with a clock fixed at start.
+func segmentTS(ts []byte, target time.Duration, start time.Time) (segmented, error) {
 	var r segmented
 	var inits int
 	s := media.NewSegmenter(media.SegmenterConfig{
 		TargetDuration: target,
-		Now:            func() time.Time { return sampleStart },
+		Now:            func() time.Time { return start },
 		OnInit:         func(in media.Init) { r.init = in; inits++ },
 		OnSegment:      func(sg media.Segment) { r.segs = append(r.segs, sg) },
 	})
@@ -63,7 +63,7 @@ func sampleSegments(t testing.TB) segmented {
 			sampleErr = err
 			return
 		}
-		sampleRes, sampleErr = segmentTS(ts, 3*time.Second)
+		sampleRes, sampleErr = segmentTS(ts, 3*time.Second, sampleStart)
 	})
 	if sampleErr != nil {
 		t.Fatalf("segment %s: %v", samplePath, sampleErr)

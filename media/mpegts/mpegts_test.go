@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -251,4 +252,56 @@ type chunkWriter struct{ chunks [][]byte }
 func (w *chunkWriter) Write(p []byte) (int, error) {
 	w.chunks = append(w.chunks, bytes.Clone(p))
 	return len(p), nil
+}
+
+// TestWrap33: a stream whose UTC time in 90 kHz ticks crosses 2^33 (every
+// 26.5 hours) stays one continuous TS: timestamps and PCR wrap, no
+// discontinuity is flagged, and ffmpeg reads it through.
+func TestWrap33(t *testing.T) {
+	ts, err := os.ReadFile(samplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1700807045216 ms * 90 is 17820 * 2^33 - 4 s: the wrap falls 4 s in.
+	const startMs = 1700807045216
+	r, err := segmentTS(ts, 3*time.Second, time.UnixMilli(startMs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	m := NewMuxer(&out)
+	for _, sg := range r.segs {
+		if err := m.WriteSegment(r.init, sg.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pkts := parsePackets(t, out.Bytes())
+	checkContinuity(t, pkts)
+	var pcrs []int64
+	for _, p := range pkts {
+		if p.di {
+			t.Errorf("discontinuity indicator on pid %#x", p.pid)
+		}
+		if p.pcr >= 0 {
+			pcrs = append(pcrs, p.pcr)
+		}
+	}
+	wrapped := false
+	for i := 1; i < len(pcrs); i++ {
+		wrapped = wrapped || pcrs[i] < pcrs[i-1]
+		if d := (pcrs[i] - pcrs[i-1]) & (1<<33 - 1); d > 90000/4 {
+			t.Errorf("PCR %d moves %d ticks", i, d)
+		}
+	}
+	if !wrapped {
+		t.Error("the PCR never wrapped")
+	}
+	path := writeTemp(t, t.TempDir(), "wrap.ts", out.Bytes())
+	if msg := decodeErrors(t, path); msg != "" {
+		t.Errorf("ffmpeg decode printed errors:\n%s", msg)
+	}
+	want := float64(totalMs(r.segs)) / 1000
+	if got := ffprobe(t, path).duration(t); !near(got, want, 0.040) {
+		t.Errorf("ts duration %.3f s, segments sum to %.3f s", got, want)
+	}
 }
