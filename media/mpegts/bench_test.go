@@ -72,5 +72,5 @@ func BenchmarkRemux4M(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N)/(float64(r.segs[1].Duration)/1000), "cpu-ms/s")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N)/(float64(r.segs[1].Duration)/1000), "ms-per-stream-s")
 }

@@ -63,7 +63,7 @@ type Muxer struct {
 	registered map[uint16]esKind // what the PMT holds
 	nextPID    uint16
 	pcrTrack   int
-	pcrCC      uint8 // continuity counter of the last packet with payload on the PCR PID
+	cc         [0x2000]uint8 // continuity counter of the last packet with payload, by PID
 	lastPCR    int64
 	havePCR    bool
 	stats      Stats
@@ -243,7 +243,7 @@ func (m *Muxer) writeUnits(st *stream) error {
 			return err
 		}
 	}
-	m.notePCRCC()
+	m.noteCC()
 	return nil
 }
 
@@ -264,7 +264,7 @@ func (m *Muxer) writePCROnly(dts int64) error {
 	}
 	m.lastPCR, m.havePCR = pcr, true
 	p := astits.Packet{
-		Header:          astits.PacketHeader{PID: m.pids[m.pcrTrack], HasAdaptationField: true, ContinuityCounter: m.pcrCC},
+		Header:          astits.PacketHeader{PID: m.pids[m.pcrTrack], HasAdaptationField: true, ContinuityCounter: m.cc[m.pids[m.pcrTrack]]},
 		AdaptationField: &af,
 	}
 	if _, err := m.ts.WritePacket(&p); err != nil {
@@ -273,16 +273,13 @@ func (m *Muxer) writePCROnly(dts int64) error {
 	return nil
 }
 
-// notePCRCC remembers the continuity counter of the last packet with
-// payload on the PCR PID in this segment's TS, for writePCROnly.
-func (m *Muxer) notePCRCC() {
-	pid := m.pids[m.pcrTrack]
+// noteCC remembers the continuity counter of the last packet with payload
+// of every PID in this segment's TS, for writePCROnly.
+func (m *Muxer) noteCC() {
 	b := m.out.Bytes()
-	for i := len(b) - 188; i >= 0; i -= 188 {
-		p := b[i : i+188]
-		if uint16(p[1]&0x1f)<<8|uint16(p[2]) == pid && p[3]&0x10 != 0 {
-			m.pcrCC = p[3] & 0x0f
-			return
+	for i := 0; i+188 <= len(b); i += 188 {
+		if b[i+3]&0x10 != 0 {
+			m.cc[uint16(b[i+1]&0x1f)<<8|uint16(b[i+2])] = b[i+3] & 0x0f
 		}
 	}
 }
