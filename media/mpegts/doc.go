@@ -28,6 +28,8 @@
 // Packets: PES of all tracks are interleaved by DTS; audio frames are
 // grouped a few at a time (at most 100 ms per PES). The first video
 // keyframe of a segment goes first, so PAT and PMT are followed by a
-// keyframe; PAT and PMT are written in front of every keyframe, after an
-// init change and every 40 PES.
+// keyframe. PAT and PMT are written at the start of every segment (so
+// after every init change), in front of every video keyframe and every 40
+// PES. Elementary PIDs count up from 0x100; a PID keeps its stream while
+// the init changes only parameter sets, so continuity counters run on.
 package mpegts
