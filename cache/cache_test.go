@@ -138,7 +138,7 @@ func TestLiveNumbering(t *testing.T) {
 	}
 
 	type want struct {
-		seq, disc    int64
+		seq, disc   int64
 		isDisc, brk bool
 	}
 	steps := []struct {
