@@ -12,7 +12,18 @@ import (
 type Key struct {
 	Stream string
 	Start  int64 // UTC ms
+	Format Format
 }
+
+// Format is the form of a cached segment's bytes.
+type Format uint8
+
+const (
+	// FMP4 is the segment as stored: moof+mdat.
+	FMP4 Format = iota
+	// MPEGTS is the segment remuxed into a standalone MPEG-TS segment.
+	MPEGTS
+)
 
 // Memory is an LRU of segment bytes bounded by a byte budget. The budget is
 // strict: after every Add the bytes held are at most the budget. It is safe

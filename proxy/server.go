@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/edgedvr/edge/cache"
 	"github.com/edgedvr/edge/cluster"
@@ -84,6 +85,9 @@ type Server struct {
 	// (*cache.Live -> *renderedPlaylist): it changes only when a segment
 	// is pushed, and is asked for far more often.
 	livePlaylists sync.Map
+	// tsGroup collapses concurrent remuxes of one segment into MPEG-TS.
+	tsGroup singleflight.Group
+	tsm     *tsMetrics
 
 	base   context.Context
 	cancel context.CancelFunc
@@ -132,6 +136,7 @@ func New(cfg Config) *Server {
 	s.inits, _ = lru.New[string, []byte](1024)
 	s.metrics = newMetrics(cfg.Registry)
 	s.m4fm = newM4FMetrics(cfg.Registry)
+	s.tsm = newTSMetrics(cfg.Registry)
 	if cfg.Memory != nil {
 		cfg.Registry.MustRegister(cfg.Memory.Collector())
 	}
@@ -265,8 +270,10 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 		return s.serveLive(ctx, st, req.ts)
 	case routeTimeshiftRel:
 		return s.serveTimeshiftRel(actx, ctx, st, *req)
-	case routeTSLive, routeTSRange, routeTSSegment:
-		return &httpError{status: fasthttp.StatusNotImplemented, msg: "MPEG-TS output is not built yet"}
+	case routeTSSegment:
+		return s.serveTSSegment(actx, ctx, st, req.start)
+	case routeTSLive, routeTSRange:
+		return s.serveTSStream(actx, ctx, st, *req)
 	case routeArchive:
 		return s.serveArchive(actx, ctx, st, *req)
 	case routeEvent:
