@@ -129,9 +129,12 @@ type Peers struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	peers   map[string]*peer
-	resetAt time.Time // polling (re)started: start, or the end of a stall
+	changed chan struct{} // a peer's answer or liveness changed
+
+	mu       sync.Mutex
+	peers    map[string]*peer
+	resetAt  time.Time // polling (re)started: start, or the end of a stall
+	lastBeat time.Time // when this process last showed it was running
 }
 
 type peer struct {
@@ -158,7 +161,9 @@ func NewPeers(cfg PeersConfig) (*Peers, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	p := &Peers{cfg: cfg, log: cfg.Logger, signer: Signer{Node: cfg.Self, Key: cfg.Key}, peers: map[string]*peer{}, resetAt: time.Now()}
+	p := &Peers{cfg: cfg, log: cfg.Logger, signer: Signer{Node: cfg.Self, Key: cfg.Key}, peers: map[string]*peer{}, changed: make(chan struct{}, 1)}
+	p.resetAt = time.Now()
+	p.lastBeat = p.resetAt
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	for name, url := range cfg.Peers {
@@ -187,27 +192,42 @@ func (p *Peers) FetchTimeout() time.Duration { return p.cfg.FetchTimeout }
 // StaleTimeout is the staleness limit in use.
 func (p *Peers) StaleTimeout() time.Duration { return p.cfg.StaleTimeout }
 
-// watchdog notices that this process did not run for a while (stopped,
-// starved) and makes every peer unknown again.
+// Changed is signalled (without blocking, at most one pending) when a
+// peer's answer or liveness changes.
+func (p *Peers) Changed() <-chan struct{} { return p.changed }
+
+func (p *Peers) notify() {
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+// watchdog beats often, so that a stall of this process is noticed.
 func (p *Peers) watchdog(ctx context.Context) {
-	period := p.cfg.FetchTimeout / 4
-	tick := time.NewTicker(period)
+	tick := time.NewTicker(p.cfg.FetchTimeout / 4)
 	defer tick.Stop()
-	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			if gap := now.Sub(last); gap > p.cfg.StaleTimeout/2 {
-				p.mu.Lock()
-				p.resetAt = now
-				p.mu.Unlock()
-				p.log.Warn("cluster view reset after a stall", "stall", gap.Round(time.Millisecond).String())
-			}
-			last = now
+			p.mu.Lock()
+			p.beatLocked(now)
+			p.mu.Unlock()
 		}
 	}
+}
+
+// beatLocked notices that this process did not run for a while (stopped,
+// starved): every peer becomes unknown again, since what was last heard
+// from them is old and silence during the stall proves nothing.
+func (p *Peers) beatLocked(now time.Time) {
+	if gap := now.Sub(p.lastBeat); gap > p.cfg.StaleTimeout/2 {
+		p.resetAt = now
+		p.log.Warn("cluster view reset after a stall", "stall", gap.Round(time.Millisecond).String())
+	}
+	p.lastBeat = now
 }
 
 // poll asks one peer for its state every FetchTimeout.
@@ -222,14 +242,20 @@ func (p *Peers) poll(ctx context.Context, name string) {
 		}
 		now := time.Now()
 		p.mu.Lock()
+		p.beatLocked(now)
 		pr := p.peers[name]
+		changed := false
 		if err != nil {
 			pr.err = err.Error()
 		} else {
+			changed = !equalStrings(pr.state.Capturing, st.Capturing)
 			pr.err, pr.state, pr.lastSeen = "", st, now
 		}
 		alive := p.aliveLocked(pr, now)
 		p.mu.Unlock()
+		if changed || alive != wasAlive {
+			p.notify()
+		}
 		if alive != wasAlive {
 			if alive {
 				p.log.Info("peer alive", "peer", name)
@@ -291,6 +317,7 @@ func (p *Peers) Snapshot() []PeerState {
 	self := PeerState{Name: p.cfg.Self, Self: true, Known: true, Alive: true, LastSeen: now, State: p.cfg.Local()}
 	out := []PeerState{self}
 	p.mu.Lock()
+	p.beatLocked(now)
 	for name, pr := range p.peers {
 		alive := p.aliveLocked(pr, now)
 		known := alive || now.Sub(p.resetAt) >= p.cfg.StaleTimeout
@@ -299,4 +326,16 @@ func (p *Peers) Snapshot() []PeerState {
 	p.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
