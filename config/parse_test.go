@@ -75,8 +75,8 @@ var parseCases = []struct {
   inputs = ["udp://:1234"]
   dvr = { root = "/d", depth = "-3d" }
 `, []string{`t.toml:9: node.stream.dvr.depth: negative duration "-3d"`}},
-	{"integer duration", "[cluster]\npeers = [\"a\"]\nfetch_timeout = 1\n" + okNode, []string{
-		`t.toml:3: cluster.fetch_timeout: want a duration string like "10s" or "3d", got an integer`}},
+	{"integer duration", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\"]\nfetch_timeout = 1\n" + okNode, []string{
+		`t.toml:4: cluster.fetch_timeout: want a duration string like "10s" or "3d", got an integer`}},
 	{"bad size", okNode + `
   [[node.source]]
   url = "m4f://a"
@@ -187,24 +187,25 @@ listen = "127.0.0.1:8081"
   inputs = ["udp://:1234"]
   cluster_ingest = { capture_at = "a" }
 `, []string{`t.toml:9: node "a" stream "s": cluster_ingest needs a [cluster] section`}},
-	{"capture_at not a peer", "[cluster]\npeers = [\"a\"]\n" + okNode + `
+	{"capture_at not a peer", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\"]\n" + okNode + `
   [[node.stream]]
   name = "s"
   inputs = ["udp://:1234"]
   cluster_ingest = { capture_at = "b" }
-`, []string{`t.toml:11: node "a" stream "s": capture_at "b" is not one of the [cluster] peers`}},
-	{"unknown peer", "[cluster]\npeers = [\"a\", \"zz\", \"10.0.0.1:80\", \"a\"]\n" + okNode, []string{
-		`t.toml:2: cluster: unknown node "zz" in peers: name a node of this file`,
-		`t.toml:2: cluster: peer "10.0.0.1:80": peers outside this file (host:port) are not supported yet; name a node of this file`,
-		`t.toml:2: cluster: duplicate peer "a"`}},
-	{"cluster stream clashes with a peer's stream", "[cluster]\npeers = [\"a\"]\n  [[cluster.stream]]\n  name = \"s\"\n  inputs = [\"udp://:1234\"]\n" + okNode + `
+`, []string{`t.toml:12: node "a" stream "s": capture_at "b" is not one of the [cluster] peers`}},
+	{"unknown peer", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\", \"zz\", \"10.0.0.1:80\", \"a\"]\n" + okNode, []string{
+		`t.toml:3: cluster: unknown node "zz" in peers: name a node of this file`,
+		`t.toml:3: cluster: peer "10.0.0.1:80": peers outside this file (host:port) are not supported yet; name a node of this file`,
+		`t.toml:3: cluster: duplicate peer "a"`}},
+	{"cluster stream clashes with a peer's stream", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\"]\n  [[cluster.stream]]\n  name = \"s\"\n  inputs = [\"udp://:1234\"]\n" + okNode + `
   [[node.stream]]
   name = "s"
   inputs = ["udp://:1234"]
-`, []string{`t.toml:4: cluster stream "s": peer "a" also has a [[node.stream]] of that name (line 11)`}},
-	{"cluster stream without inputs", "[cluster]\npeers = [\"a\"]\n  [[cluster.stream]]\n  name = \"s\"\n  cluster_ingest = { capture_at = \"b\" }\n" + okNode,
-		[]string{`t.toml:3: cluster stream "s": no inputs`, `t.toml:5: cluster stream "s": capture_at "b" is not one of the [cluster] peers`}},
-	{"cluster_ingest off the peers", "[cluster]\npeers = [\"b\"]\n" + okNode + `
+`, []string{`t.toml:5: cluster stream "s": peer "a" also has a [[node.stream]] of that name (line 12)`}},
+	{"cluster stream without inputs", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\"]\n  [[cluster.stream]]\n  name = \"s\"\n  cluster_ingest = { capture_at = \"b\" }\n" + okNode,
+		[]string{`t.toml:4: cluster stream "s": no inputs`, `t.toml:6: cluster stream "s": capture_at "b" is not one of the [cluster] peers`}},
+	{"cluster without cluster_key", "[cluster]\npeers = [\"a\"]\n" + okNode, []string{`t.toml:1: cluster: needs cluster_key: peers poll each other with signed calls`}},
+	{"cluster_ingest off the peers", "cluster_key = \"k\"\n[cluster]\npeers = [\"b\"]\n" + okNode + `
   [[node.stream]]
   name = "s"
   inputs = ["udp://:1234"]
@@ -213,7 +214,7 @@ listen = "127.0.0.1:8081"
 [[node]]
 name = "b"
 listen = "127.0.0.1:8081"
-`, []string{`t.toml:11: node "a" stream "s": cluster_ingest on a node that is not one of the [cluster] peers`}},
+`, []string{`t.toml:12: node "a" stream "s": cluster_ingest on a node that is not one of the [cluster] peers`}},
 	{"plugins", "[plugins]\ndvrstore = \"/nonexistent/plugin\"\nbalancer = \"EXE\"\nudp = \"builtin\"\n" + okNode, []string{
 		`t.toml:2: plugins.dvrstore: "/nonexistent/plugin" is neither "builtin" nor an existing executable`,
 		`t.toml:3: plugins.balancer: "EXE" is not an executable file`}},
@@ -355,6 +356,7 @@ listen = "127.0.0.1:8080"
 
 func TestDefaults(t *testing.T) {
 	top := mustParse(t, `
+cluster_key = "k"
 [cluster]
 peers = ["a"]
 
@@ -396,9 +398,9 @@ public_url = "https://edge.example.com"
 		{"remote_dvr", b.Sources[0].RemoteDVR, "nochain"},
 		{"idle_timeout", b.Sources[0].IdleTimeout.D().String(), "30s"},
 		{"source cache misses", b.Sources[0].Cache.Misses, 3},
-		{"stream line", s.Line, 8},
-		{"source line", b.Sources[0].Line, 18},
-		{"node line", b.Line, 14},
+		{"stream line", s.Line, 9},
+		{"source line", b.Sources[0].Line, 19},
+		{"node line", b.Line, 15},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
@@ -483,6 +485,7 @@ func TestPluginExecutable(t *testing.T) {
 
 func TestClusterStreamsGoToEveryPeer(t *testing.T) {
 	top := mustParse(t, `
+cluster_key = "k"
 [cluster]
 peers = ["a", "b"]
   [[cluster.stream]]

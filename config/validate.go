@@ -243,6 +243,9 @@ func (d *decoder) validateCluster(t *Topology) {
 	if len(c.Peers) == 0 {
 		d.errorf(cp, "cluster: peers is empty")
 	}
+	if t.ClusterKey == "" {
+		d.errorf(cp, "cluster: needs cluster_key: peers poll each other with signed calls")
+	}
 	seen := map[string]bool{}
 	for i, p := range c.Peers {
 		pp := sub(cp, "peers", idx(i))
