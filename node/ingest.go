@@ -202,10 +202,10 @@ func (n *Node) placeOnce(ctx context.Context) {
 				n.log.Info("cluster stream captured here", "stream", s.name, "inputs", s.inputURLs())
 			}
 		case s.Running():
-			// Hand over: stop only once the new owner runs it, or when
-			// nobody live should (the owner is stale or gone).
-			st, ok := states[owner]
-			if owner == "" || !ok || !st.Alive || st.State.Captures(s.name) {
+			// Hand over: stop only once the new owner, live, reports
+			// that it runs it. An owner that is stale (a placement kept
+			// while the balancer is down) never gets it from here.
+			if st, ok := states[owner]; ok && st.Alive && st.State.Captures(s.name) {
 				n.stopStream(s)
 				n.log.Info("cluster stream handed over", "stream", s.name, "owner", owner)
 			}
