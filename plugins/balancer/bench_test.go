@@ -57,5 +57,6 @@ func BenchmarkPlace(b *testing.B) {
 	b.ReportMetric(float64(lo), "min/peer")
 	b.ReportMetric(float64(hi), "max/peer")
 	b.ReportMetric(float64(moved(owners, after)), "moved-on-leave")
-	b.ReportMetric(float64(moved(owners, back)), "moved-on-return")
+	b.ReportMetric(float64(moved(after, back)), "moved-on-return")
+	b.ReportMetric(float64(moved(owners, back)), "differ-after-return")
 }
