@@ -242,6 +242,9 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 	case routeAPICluster:
 		return s.serveAPICluster(ctx)
 	}
+	if s.routeCluster(ctx, req.name) {
+		return nil
+	}
 	st, ok := s.cfg.Backend.Stream(req.name)
 	if !ok {
 		return s.redirect(ctx, req.name)

@@ -116,18 +116,12 @@ type clusterBackend struct {
 
 var _ proxy.ClusterBackend = clusterBackend{}
 
-// Stream hides a cluster-ingest stream that this node does not capture
-// now, so that its viewers are redirected.
-func (b clusterBackend) Stream(name string) (proxy.Stream, bool) {
-	if s, ok := b.n.Stream(name); ok && b.n.Clustered(s) && !s.Running() {
-		return nil, false
-	}
-	return b.backend.Stream(name)
-}
-
 func (b clusterBackend) ClusterState() cluster.State { return b.c.state() }
 
 func (b clusterBackend) Locate(stream string) (string, error) {
+	if s, ok := b.n.Stream(stream); ok && (!b.n.Clustered(s) || s.Running()) {
+		return "", proxy.ErrServedHere
+	}
 	owner, placed := b.n.Owner(stream)
 	inGroup := placed
 	if !inGroup {
@@ -136,7 +130,7 @@ func (b clusterBackend) Locate(stream string) (string, error) {
 		}
 	}
 	if !inGroup {
-		return "", proxy.ErrNotInGroup
+		return "", proxy.ErrServedHere
 	}
 	var capturing []cluster.PeerState
 	for _, p := range b.c.peers.Snapshot() {
@@ -222,4 +216,30 @@ func (b clusterBackend) ClusterOverview() any {
 		out.Streams = append(out.Streams, clusterStreamJSON{Name: s.Name, CaptureAt: s.CaptureAt, Owner: placement[s.Name], CapturedAt: at})
 	}
 	return out
+}
+
+// peerArchives returns the function that lists, for a cluster-ingest stream
+// of n, the other peers that may capture it: their archives complete this
+// node's.
+func peerArchives(topo *config.Topology, self string, n *node.Node) func(s *node.Stream) []peerArchive {
+	return func(s *node.Stream) []peerArchive {
+		if !n.Clustered(s) {
+			return nil
+		}
+		var out []peerArchive
+		for _, g := range n.GroupStreamsFull() {
+			if g.Name != s.Name() {
+				continue
+			}
+			for _, p := range g.Candidates {
+				pn, ok := topo.Node(p)
+				if !ok || p == self {
+					continue
+				}
+				addr := strings.TrimPrefix(strings.TrimPrefix(pollURL(pn), "http://"), "https://")
+				out = append(out, peerArchive{name: p, addr: addr, key: topo.ClusterKey})
+			}
+		}
+		return out
+	}
 }

@@ -46,7 +46,7 @@ func startGroup(t *testing.T, peers, streams int, captureAt map[string]string, e
 	fmt.Fprintf(&b, "cluster_key = \"cluster-test-key\"\n%s\n[cluster]\npeers = [\"%s\"]\nfetch_timeout = %q\nstale_timeout = %q\n", extra, strings.Join(g.names, `", "`), clusterFetch, clusterStale)
 	for i := range streams {
 		name := fmt.Sprintf("cam%02d", i+1)
-		fmt.Fprintf(&b, "\n  [[cluster.stream]]\n  name = %q\n  inputs = [\"file://%s\"]\n  segment_duration = \"1s\"\n", name, sample)
+		fmt.Fprintf(&b, "\n  [[cluster.stream]]\n  name = %q\n  inputs = [\"file://%s\"]\n  segment_duration = \"1s\"\n  dvr = { root = \"dvr\" }\n", name, sample)
 		if p, ok := captureAt[name]; ok {
 			fmt.Fprintf(&b, "  cluster_ingest = { capture_at = %q }\n", p)
 		}
@@ -124,6 +124,35 @@ func (g *clusterGroup) captures(skip ...string) map[string][]string {
 		}
 	}
 	return out
+}
+
+// longestGap is the longest hole between the recorded ranges of stream,
+// read through peer base (redirected to the peer that captures it, whose
+// lookup merges every peer's archive), among the ranges that end after
+// from (Unix s).
+func longestGap(base, stream string, from int64) (time.Duration, []chRange, bool) {
+	rs, ok := chRanges(base, stream)
+	if !ok {
+		return 0, nil, false
+	}
+	var gap int64
+	for i := 1; i < len(rs); i++ {
+		end := rs[i-1].From + rs[i-1].Duration
+		if end >= from {
+			gap = max(gap, rs[i].From-end)
+		}
+	}
+	return time.Duration(gap) * time.Second, rs, true
+}
+
+// waitRecorded waits until the archive of stream, read through base,
+// reaches past unix (Unix s).
+func waitRecorded(t *testing.T, base, stream string, unix int64) {
+	t.Helper()
+	testkit.Eventually(t, 15*time.Second, stream+" recorded", func() bool {
+		rs, ok := chRanges(base, stream)
+		return ok && len(rs) > 0 && rs[len(rs)-1].From+rs[len(rs)-1].Duration > unix
+	})
 }
 
 func contains(list []string, s string) bool {
@@ -249,6 +278,8 @@ func TestClusterIngestPlacementAndFailover(t *testing.T) {
 		}
 	}
 	w := watchOverlap(g)
+	// Let the streams record a while, so that the archive shows the hole.
+	waitRecorded(t, g.tp.URL("s03"), "cam01", time.Now().Unix()+2)
 
 	g.node("s03").Kill()
 	w.setSkip("s03")
@@ -279,6 +310,19 @@ func TestClusterIngestPlacementAndFailover(t *testing.T) {
 		t.Log(why)
 	}
 	w.check(t, clusterFetch+400*time.Millisecond)
+	back := time.Now().Unix()
+	for _, s := range []string{"cam01", "cam05"} {
+		waitRecorded(t, g.tp.URL("s02"), s, back+2)
+	}
+	// The archive of a stream that went away and came back is whole, read
+	// from any peer: the hole is the failover time.
+	for _, s := range []string{"cam01", "cam05"} {
+		gap, rs, ok := longestGap(g.tp.URL("s01"), s, killed.Unix()-5)
+		t.Logf("%s: longest hole %v in %v", s, gap, rs)
+		if !ok || gap > clusterStale+5*time.Second {
+			t.Errorf("%s: archive ranges %v (ok %v): hole of %v, more than stale_timeout + 5s", s, rs, ok, gap)
+		}
+	}
 }
 
 // SIGSTOP of a peer looks like a partition: the others take its streams
@@ -291,7 +335,12 @@ func TestClusterIngestFrozenPeer(t *testing.T) {
 		return ok
 	})
 	before := g.captures()
+	until := time.Now().Unix() + 2
+	for s := range before {
+		waitRecorded(t, g.tp.URL("s01"), s, until)
+	}
 	frozen := g.node("s02")
+	froze := time.Now()
 	if err := syscall.Kill(frozen.Cmd.Process.Pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -328,6 +377,20 @@ func TestClusterIngestFrozenPeer(t *testing.T) {
 	// After the stall the thawed peer still runs its old streams for up
 	// to one poll before it hears from the others.
 	w.check(t, 2*clusterFetch+400*time.Millisecond)
+	// The frozen peer's streams have no hole in their archives longer than
+	// stale_timeout + one segment (1 s) + one poll, read from any peer.
+	until = time.Now().Unix() + 2
+	for s, at := range before {
+		if at[0] != "s02" {
+			continue
+		}
+		waitRecorded(t, g.tp.URL("s03"), s, until)
+		gap, rs, _ := longestGap(g.tp.URL("s03"), s, froze.Unix()-5)
+		t.Logf("%s: longest hole %v in %v", s, gap, rs)
+		if limit := clusterStale + time.Second + clusterFetch; gap > limit {
+			t.Errorf("%s: archive hole of %v, more than %v: %v", s, gap, limit, rs)
+		}
+	}
 }
 
 // A viewer asking a peer that does not capture a stream gets exactly one

@@ -169,8 +169,10 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	var be proxy.Backend = backend{n: n, archives: newArchives(nc.Name, sups.store, log, reg)}
+	ars := newArchives(nc.Name, sups.store, log, reg)
+	var be proxy.Backend = backend{n: n, archives: ars}
 	if cl != nil {
+		ars.peers = peerArchives(topo, nc.Name, n)
 		be = clusterBackend{backend: be.(backend), c: cl}
 	}
 	srv := proxy.New(proxy.Config{
