@@ -32,7 +32,7 @@ type clusterGroup struct {
 // startGroup writes a topology of peers sharing streams cam01..camNN
 // (file:// inputs of the sample, looped), captureAt giving some a
 // preferred peer, and starts every peer at once.
-func startGroup(t *testing.T, peers, streams int, captureAt map[string]string, extra string, nodeExtra map[string]string) *clusterGroup {
+func startGroup(t testing.TB, peers, streams int, captureAt map[string]string, extra string, nodeExtra map[string]string) *clusterGroup {
 	t.Helper()
 	sample, err := filepath.Abs("../../examples/topologies/sample.ts")
 	if err != nil {
@@ -73,7 +73,7 @@ func topologyNodes(g *clusterGroup, extra map[string]string) string {
 	return b.String()
 }
 
-func (g *clusterGroup) start(t *testing.T, name string) {
+func (g *clusterGroup) start(t testing.TB, name string) {
 	p := testkit.Start(t, testkit.Edge(t), "run", g.path, "--node", name)
 	n := &testkit.Node{Proc: p, URL: g.tp.URL(name)}
 	g.mu.Lock()
