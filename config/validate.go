@@ -92,7 +92,7 @@ func (t *Topology) SourceInput(raw string) (Input, error) {
 func (t *Topology) resolveInput(in Input) Input {
 	switch in.Scheme {
 	case SchemeFile:
-		in.Path = t.ResolvePath(in.Path)
+		in.Path = t.absPath(in.Path)
 	case SchemeM4F:
 		if n := t.NodeOf(in); n != nil && in.Port == 0 {
 			host, port, err := net.SplitHostPort(n.Listen)
