@@ -90,7 +90,9 @@ func New(cfg Config) (*Node, error) {
 		n.streams[sc.Name] = s
 	}
 	n.names = sortedKeys(n.streams)
-	if cfg.Cluster != nil {
+	if cfg.Cluster != nil || cfg.Topology.Cluster.IsPeer(cfg.Node.Name) {
+		// Every peer knows the group's streams, to redirect their viewers
+		// even when it captures none of them.
 		n.ingest.streams = groupStreams(cfg.Topology)
 	}
 	for _, sc := range cfg.Node.Sources {
