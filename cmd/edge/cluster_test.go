@@ -260,7 +260,8 @@ func (w *overlapWatch) check(t *testing.T, limit time.Duration) {
 // captured exactly once, 4±1 per peer, capture_at honoured; SIGKILL of a
 // peer moves its streams within stale_timeout + 5 s; on restart they come
 // back; no stream is captured twice for longer than one fetch_timeout
-// (plus the sampling period and the graceful stop of the old capture).
+// (plus the sampling period and the graceful stop of the old capture); the
+// archive, read from any peer, has no hole but the failover time.
 func TestClusterIngestPlacementAndFailover(t *testing.T) {
 	testkit.Need(t, "ffprobe")
 	g := startGroup(t, 3, 12, map[string]string{"cam01": "s03", "cam02": "s03"}, "", nil)
@@ -309,7 +310,9 @@ func TestClusterIngestPlacementAndFailover(t *testing.T) {
 	if t.Failed() {
 		t.Log(why)
 	}
-	w.check(t, clusterFetch+400*time.Millisecond)
+	// One fetch_timeout, plus the sampling period (50 ms) and the graceful
+	// stop of the old capture (its open segment is flushed and recorded).
+	w.check(t, clusterFetch+500*time.Millisecond)
 	back := time.Now().Unix()
 	for _, s := range []string{"cam01", "cam05"} {
 		waitRecorded(t, g.tp.URL("s02"), s, back+2)
@@ -376,7 +379,7 @@ func TestClusterIngestFrozenPeer(t *testing.T) {
 	})
 	// After the stall the thawed peer still runs its old streams for up
 	// to one poll before it hears from the others.
-	w.check(t, 2*clusterFetch+400*time.Millisecond)
+	w.check(t, 2*clusterFetch+500*time.Millisecond)
 	// The frozen peer's streams have no hole in their archives longer than
 	// stale_timeout + one segment (1 s) + one poll, read from any peer.
 	until = time.Now().Unix() + 2
