@@ -204,6 +204,20 @@ listen = "127.0.0.1:8081"
 `, []string{`t.toml:5: cluster stream "s": peer "a" also has a [[node.stream]] of that name (line 12)`}},
 	{"cluster stream without inputs", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\"]\n  [[cluster.stream]]\n  name = \"s\"\n  cluster_ingest = { capture_at = \"b\" }\n" + okNode,
 		[]string{`t.toml:4: cluster stream "s": no inputs`, `t.toml:6: cluster stream "s": capture_at "b" is not one of the [cluster] peers`}},
+	{"peers disagree on capture_at", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\", \"b\"]\n" + okNode + `
+  [[node.stream]]
+  name = "s"
+  inputs = ["udp://:1234"]
+  cluster_ingest = { capture_at = "a" }
+
+[[node]]
+name = "b"
+listen = "127.0.0.1:8081"
+  [[node.stream]]
+  name = "s"
+  inputs = ["udp://:1234"]
+  cluster_ingest = {}
+`, []string{`t.toml:20: node "b" stream "s": capture_at "" differs from node "a"'s "a" (line 12): peers must agree`}},
 	{"cluster without cluster_key", "[cluster]\npeers = [\"a\"]\n" + okNode, []string{`t.toml:1: cluster: needs cluster_key: peers poll each other with signed calls`}},
 	{"cluster_ingest off the peers", "cluster_key = \"k\"\n[cluster]\npeers = [\"b\"]\n" + okNode + `
   [[node.stream]]

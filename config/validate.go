@@ -225,6 +225,33 @@ func (d *decoder) validate(t *Topology) {
 		}
 		d.validateSources(t, n, np)
 	}
+	d.sameCaptureAt(t)
+}
+
+// sameCaptureAt checks that the peers that define a cluster_ingest stream
+// in the per-node form agree on its capture_at: the group places it once.
+func (d *decoder) sameCaptureAt(t *Topology) {
+	type first struct {
+		node, captureAt string
+		line            int
+	}
+	seen := map[string]first{}
+	for i, n := range t.Nodes {
+		for j, s := range n.Streams {
+			if s.ClusterIngest == nil || s.Name == "" {
+				continue
+			}
+			p := []string{"node", idx(i), "stream", idx(j), "cluster_ingest"}
+			f, ok := seen[s.Name]
+			if !ok {
+				seen[s.Name] = first{n.Name, s.ClusterIngest.CaptureAt, d.pos.line(p)}
+				continue
+			}
+			if f.captureAt != s.ClusterIngest.CaptureAt {
+				d.errorf(p, "%s stream %q: capture_at %q differs from node %q's %q (line %d): peers must agree", nodeLabel(n), s.Name, s.ClusterIngest.CaptureAt, f.node, f.captureAt, f.line)
+			}
+		}
+	}
 }
 
 func nodeLabel(n *Node) string {
