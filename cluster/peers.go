@@ -311,6 +311,19 @@ func (p *Peers) aliveLocked(pr *peer, now time.Time) bool {
 	return !pr.lastSeen.IsZero() && !pr.lastSeen.Before(p.resetAt) && now.Sub(pr.lastSeen) < p.cfg.StaleTimeout
 }
 
+// Alive reports whether the peer called name is alive in this node's view
+// (this node always is). Unlike Snapshot it does not ask Local.
+func (p *Peers) Alive(name string) bool {
+	if name == p.cfg.Self {
+		return true
+	}
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pr, ok := p.peers[name]
+	return ok && p.aliveLocked(pr, now)
+}
+
 // Snapshot returns every peer, this node included, sorted by name.
 func (p *Peers) Snapshot() []PeerState {
 	now := time.Now()

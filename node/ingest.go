@@ -181,6 +181,9 @@ func (n *Node) placeOnce(ctx context.Context) {
 		placed := n.ingest.placed
 		n.ingest.mu.RUnlock()
 		n.log.Warn("balancer failed, keeping the last placement", "error", err, "placed", placed)
+		if n.cfg.Metrics != nil {
+			n.cfg.Metrics.ClusterPlaceFailures.Inc()
+		}
 		if !placed {
 			return
 		}
@@ -200,6 +203,9 @@ func (n *Node) placeOnce(ctx context.Context) {
 		case owner == self:
 			if n.startStream(s) {
 				n.log.Info("cluster stream captured here", "stream", s.name, "inputs", s.inputURLs())
+				if n.cfg.Metrics != nil {
+					n.cfg.Metrics.ClusterStarts.WithLabelValues(s.name).Inc()
+				}
 			}
 		case s.Running():
 			// Hand over: stop only once the new owner, live, reports
@@ -208,6 +214,9 @@ func (n *Node) placeOnce(ctx context.Context) {
 			if st, ok := states[owner]; ok && st.Alive && st.State.Captures(s.name) {
 				n.stopStream(s)
 				n.log.Info("cluster stream handed over", "stream", s.name, "owner", owner)
+				if n.cfg.Metrics != nil {
+					n.cfg.Metrics.ClusterHandovers.WithLabelValues(s.name).Inc()
+				}
 			}
 		}
 	}

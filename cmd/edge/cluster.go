@@ -55,7 +55,23 @@ func newClusterNode(topo *config.Topology, nc *config.Node, reg *prometheus.Regi
 		return nil, err
 	}
 	c.peers = peers
+	for _, p := range topo.Cluster.Peers {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "edge", Subsystem: "cluster", Name: "peer_alive",
+			Help:        "1 while the peer answers its polls (this node always), 0 when it is stale or not known yet.",
+			ConstLabels: prometheus.Labels{"peer": p},
+		}, func() float64 { return c.alive(p) }))
+	}
 	return c, nil
+}
+
+// alive is 1 when peer is alive in this node's view. (Not through
+// Snapshot: that asks this node's state, which gathers the metrics.)
+func (c *clusterNode) alive(peer string) float64 {
+	if c.peers.Alive(peer) {
+		return 1
+	}
+	return 0
 }
 
 // pollURL is where a peer's polls go: its listen address, or its

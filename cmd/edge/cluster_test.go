@@ -310,6 +310,13 @@ func TestClusterIngestPlacementAndFailover(t *testing.T) {
 	if t.Failed() {
 		t.Log(why)
 	}
+	// The metrics tell the same story.
+	if n := testkit.Metric(t, g.tp.URL("s01"), "edge_cluster_handovers_total") + testkit.Metric(t, g.tp.URL("s02"), "edge_cluster_handovers_total"); n < 3 {
+		t.Errorf("s01 and s02 handed over %v streams to the returning s03, want at least 3", n)
+	}
+	testkit.Eventually(t, 5*time.Second, "s03 alive in s01's metrics", func() bool {
+		return testkit.Metric(t, g.tp.URL("s01"), "edge_cluster_peer_alive", "peer=s03") == 1
+	})
 	// One fetch_timeout, plus the sampling period (50 ms) and the graceful
 	// stop of the old capture (its open segment is flushed and recorded).
 	w.check(t, clusterFetch+500*time.Millisecond)
