@@ -1,4 +1,4 @@
-// Package cluster holds what nodes of a cluster share: cluster_key request signing and the Via/Hops chain of archive calls.
+// Package cluster holds what nodes of a cluster share: cluster_key request signing, the Via/Hops chain of archive calls, and the polling of cluster-ingest peers.
 package cluster
 
 import (

@@ -27,7 +27,17 @@ type Cluster struct {
 	FetchTimeout Duration `toml:"fetch_timeout"`
 	// StaleTimeout is how long a silent peer is still considered alive. By default, 3s.
 	StaleTimeout Duration `toml:"stale_timeout"`
+	// Streams are cluster_ingest streams written once for the whole group
+	// ([[cluster.stream]]): every peer may capture them. cluster_ingest is
+	// implied; capture_at goes in it as in [[node.stream]]. Load gives each
+	// peer node its own copy, and a copy's dvr and cache roots get the
+	// peer's name as a last path element so peers that share a disk never
+	// write one directory.
+	Streams []*Stream `toml:"stream"`
 }
+
+// IsPeer reports whether node is one of the cluster's peers.
+func (c *Cluster) IsPeer(node string) bool { return c != nil && contains(c.Peers, node) }
 
 // Plugins says what serves each plugin kind: "builtin" (the default) or the
 // path of an executable that speaks the sdk handshake. A relative path
@@ -71,6 +81,8 @@ type Stream struct {
 	Cache           *Cache   `toml:"cache"`
 	ClusterIngest   *Ingest  `toml:"cluster_ingest"`
 	Line            int      `toml:"-"` // line of the [[node.stream]] header, for messages
+	// Group is set on a peer's copy of a [[cluster.stream]].
+	Group bool `toml:"-"`
 }
 
 // Source restreams streams of another node.

@@ -90,8 +90,11 @@ func TestQuickstartStatesDefaults(t *testing.T) {
 	if s.SourceTimeout.D() != DefaultSourceTimeout || s.SegmentDuration.D() != DefaultSegmentDuration {
 		t.Errorf("sample: source_timeout %v segment_duration %v", s.SourceTimeout.D(), s.SegmentDuration.D())
 	}
+	// Absolute, whatever the working directory: the udp plugin takes
+	// file:///ABSOLUTE/PATH only.
+	abs, _ := filepath.Abs(filepath.Join(examplesDir, "sample.ts"))
 	in, err := top.Input(s.Inputs[0])
-	if err != nil || in.Path != filepath.Join(examplesDir, "sample.ts") {
+	if err != nil || in.Path != abs {
 		t.Errorf("sample input resolves to %q, %v", in.Path, err)
 	}
 }

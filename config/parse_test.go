@@ -75,8 +75,8 @@ var parseCases = []struct {
   inputs = ["udp://:1234"]
   dvr = { root = "/d", depth = "-3d" }
 `, []string{`t.toml:9: node.stream.dvr.depth: negative duration "-3d"`}},
-	{"integer duration", "[cluster]\npeers = [\"a\"]\nfetch_timeout = 1\n" + okNode, []string{
-		`t.toml:3: cluster.fetch_timeout: want a duration string like "10s" or "3d", got an integer`}},
+	{"integer duration", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\"]\nfetch_timeout = 1\n" + okNode, []string{
+		`t.toml:4: cluster.fetch_timeout: want a duration string like "10s" or "3d", got an integer`}},
 	{"bad size", okNode + `
   [[node.source]]
   url = "m4f://a"
@@ -187,15 +187,48 @@ listen = "127.0.0.1:8081"
   inputs = ["udp://:1234"]
   cluster_ingest = { capture_at = "a" }
 `, []string{`t.toml:9: node "a" stream "s": cluster_ingest needs a [cluster] section`}},
-	{"capture_at not a peer", "[cluster]\npeers = [\"a\"]\n" + okNode + `
+	{"capture_at not a peer", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\"]\n" + okNode + `
   [[node.stream]]
   name = "s"
   inputs = ["udp://:1234"]
   cluster_ingest = { capture_at = "b" }
-`, []string{`t.toml:11: node "a" stream "s": capture_at "b" is not one of the [cluster] peers`}},
-	{"unknown peer", "[cluster]\npeers = [\"a\", \"zz\", \"10.0.0.1:80\", \"a\"]\n" + okNode, []string{
-		`t.toml:2: cluster: unknown node "zz" in peers: name a node of this file or give host:port`,
-		`t.toml:2: cluster: duplicate peer "a"`}},
+`, []string{`t.toml:12: node "a" stream "s": capture_at "b" is not one of the [cluster] peers`}},
+	{"unknown peer", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\", \"zz\", \"10.0.0.1:80\", \"a\"]\n" + okNode, []string{
+		`t.toml:3: cluster: unknown node "zz" in peers: name a node of this file`,
+		`t.toml:3: cluster: peer "10.0.0.1:80": peers outside this file (host:port) are not supported yet; name a node of this file`,
+		`t.toml:3: cluster: duplicate peer "a"`}},
+	{"cluster stream clashes with a peer's stream", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\"]\n  [[cluster.stream]]\n  name = \"s\"\n  inputs = [\"udp://:1234\"]\n" + okNode + `
+  [[node.stream]]
+  name = "s"
+  inputs = ["udp://:1234"]
+`, []string{`t.toml:5: cluster stream "s": peer "a" also has a [[node.stream]] of that name (line 12)`}},
+	{"cluster stream without inputs", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\"]\n  [[cluster.stream]]\n  name = \"s\"\n  cluster_ingest = { capture_at = \"b\" }\n" + okNode,
+		[]string{`t.toml:4: cluster stream "s": no inputs`, `t.toml:6: cluster stream "s": capture_at "b" is not one of the [cluster] peers`}},
+	{"peers disagree on capture_at", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\", \"b\"]\n" + okNode + `
+  [[node.stream]]
+  name = "s"
+  inputs = ["udp://:1234"]
+  cluster_ingest = { capture_at = "a" }
+
+[[node]]
+name = "b"
+listen = "127.0.0.1:8081"
+  [[node.stream]]
+  name = "s"
+  inputs = ["udp://:1234"]
+  cluster_ingest = {}
+`, []string{`t.toml:20: node "b" stream "s": capture_at "" differs from node "a"'s "a" (line 12): peers must agree`}},
+	{"cluster without cluster_key", "[cluster]\npeers = [\"a\"]\n" + okNode, []string{`t.toml:1: cluster: needs cluster_key: peers poll each other with signed calls`}},
+	{"cluster_ingest off the peers", "cluster_key = \"k\"\n[cluster]\npeers = [\"b\"]\n" + okNode + `
+  [[node.stream]]
+  name = "s"
+  inputs = ["udp://:1234"]
+  cluster_ingest = {}
+
+[[node]]
+name = "b"
+listen = "127.0.0.1:8081"
+`, []string{`t.toml:12: node "a" stream "s": cluster_ingest on a node that is not one of the [cluster] peers`}},
 	{"plugins", "[plugins]\ndvrstore = \"/nonexistent/plugin\"\nbalancer = \"EXE\"\nudp = \"builtin\"\n" + okNode, []string{
 		`t.toml:2: plugins.dvrstore: "/nonexistent/plugin" is neither "builtin" nor an existing executable`,
 		`t.toml:3: plugins.balancer: "EXE" is not an executable file`}},
@@ -337,6 +370,7 @@ listen = "127.0.0.1:8080"
 
 func TestDefaults(t *testing.T) {
 	top := mustParse(t, `
+cluster_key = "k"
 [cluster]
 peers = ["a"]
 
@@ -378,9 +412,9 @@ public_url = "https://edge.example.com"
 		{"remote_dvr", b.Sources[0].RemoteDVR, "nochain"},
 		{"idle_timeout", b.Sources[0].IdleTimeout.D().String(), "30s"},
 		{"source cache misses", b.Sources[0].Cache.Misses, 3},
-		{"stream line", s.Line, 8},
-		{"source line", b.Sources[0].Line, 18},
-		{"node line", b.Line, 14},
+		{"stream line", s.Line, 9},
+		{"source line", b.Sources[0].Line, 19},
+		{"node line", b.Line, 15},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
@@ -460,5 +494,60 @@ func TestPluginExecutable(t *testing.T) {
 	}
 	if got, want := top.Plugins.DVRStore, filepath.Join(dir, "store"); got != want {
 		t.Errorf("dvrstore = %q, want %q", got, want)
+	}
+}
+
+func TestClusterStreamsGoToEveryPeer(t *testing.T) {
+	top := mustParse(t, `
+cluster_key = "k"
+[cluster]
+peers = ["a", "b"]
+  [[cluster.stream]]
+  name = "cam"
+  inputs = ["udp://:1234"]
+  dvr = { root = "/var/dvr" }
+  cluster_ingest = { capture_at = "b" }
+
+  [[cluster.stream]]
+  name = "cam2"
+  inputs = ["file://s3.ts"]
+  cache = { root = "/c/" }
+
+[[node]]
+name = "a"
+listen = "127.0.0.1:8080"
+
+[[node]]
+name = "b"
+listen = "127.0.0.1:8081"
+
+[[node]]
+name = "viewer"
+listen = "127.0.0.1:8082"
+`)
+	for _, tc := range []struct {
+		node, dvr, cache string
+	}{{"a", "/var/dvr/a", "/c/a"}, {"b", "/var/dvr/b", "/c/b"}} {
+		n, _ := top.Node(tc.node)
+		cam, ok1 := n.Stream("cam")
+		cam2, ok2 := n.Stream("cam2")
+		if !ok1 || !ok2 {
+			t.Fatalf("node %s: streams %v, want cam and cam2", tc.node, n.Streams)
+		}
+		if !cam.Group || cam.ClusterIngest == nil || cam.ClusterIngest.CaptureAt != "b" || cam2.ClusterIngest == nil || cam2.ClusterIngest.CaptureAt != "" {
+			t.Errorf("node %s: cluster_ingest %+v %+v, group %v", tc.node, cam.ClusterIngest, cam2.ClusterIngest, cam.Group)
+		}
+		if cam.DVR.Root != tc.dvr || cam2.Cache.Root != tc.cache {
+			t.Errorf("node %s: dvr root %q cache root %q, want %q %q", tc.node, cam.DVR.Root, cam2.Cache.Root, tc.dvr, tc.cache)
+		}
+		if cam.SegmentDuration.D() != DefaultSegmentDuration {
+			t.Errorf("node %s: segment_duration %v, want the default", tc.node, cam.SegmentDuration.D())
+		}
+	}
+	if v, _ := top.Node("viewer"); len(v.Streams) != 0 {
+		t.Errorf("a node outside the peers got %d streams", len(v.Streams))
+	}
+	if a, _ := top.Node("a"); a.Streams[0] == top.Cluster.Streams[0] {
+		t.Error("peers share the group's stream instead of a copy")
 	}
 }

@@ -92,7 +92,7 @@ func (t *Topology) SourceInput(raw string) (Input, error) {
 func (t *Topology) resolveInput(in Input) Input {
 	switch in.Scheme {
 	case SchemeFile:
-		in.Path = t.ResolvePath(in.Path)
+		in.Path = t.absPath(in.Path)
 	case SchemeM4F:
 		if n := t.NodeOf(in); n != nil && in.Port == 0 {
 			host, port, err := net.SplitHostPort(n.Listen)
@@ -217,8 +217,40 @@ func (d *decoder) validate(t *Topology) {
 				d.errorf(sub(np, "public_url"), "%s: public_url %q: want http://HOST[:PORT] or https://...", label, n.PublicURL)
 			}
 		}
-		d.validateStreams(t, n, np)
+		d.validateStreams(t, label, n.Streams, np, func(name string) bool { return hasSourceFor(n, name) })
+		for j, s := range n.Streams {
+			if s.ClusterIngest != nil && t.Cluster != nil && n.Name != "" && !t.Cluster.IsPeer(n.Name) {
+				d.errorf(sub(np, "stream", idx(j), "cluster_ingest"), "%s stream %q: cluster_ingest on a node that is not one of the [cluster] peers", label, s.Name)
+			}
+		}
 		d.validateSources(t, n, np)
+	}
+	d.sameCaptureAt(t)
+}
+
+// sameCaptureAt checks that the peers that define a cluster_ingest stream
+// in the per-node form agree on its capture_at: the group places it once.
+func (d *decoder) sameCaptureAt(t *Topology) {
+	type first struct {
+		node, captureAt string
+		line            int
+	}
+	seen := map[string]first{}
+	for i, n := range t.Nodes {
+		for j, s := range n.Streams {
+			if s.ClusterIngest == nil || s.Name == "" {
+				continue
+			}
+			p := []string{"node", idx(i), "stream", idx(j), "cluster_ingest"}
+			f, ok := seen[s.Name]
+			if !ok {
+				seen[s.Name] = first{n.Name, s.ClusterIngest.CaptureAt, d.pos.line(p)}
+				continue
+			}
+			if f.captureAt != s.ClusterIngest.CaptureAt {
+				d.errorf(p, "%s stream %q: capture_at %q differs from node %q's %q (line %d): peers must agree", nodeLabel(n), s.Name, s.ClusterIngest.CaptureAt, f.node, f.captureAt, f.line)
+			}
+		}
 	}
 }
 
@@ -238,6 +270,9 @@ func (d *decoder) validateCluster(t *Topology) {
 	if len(c.Peers) == 0 {
 		d.errorf(cp, "cluster: peers is empty")
 	}
+	if t.ClusterKey == "" {
+		d.errorf(cp, "cluster: needs cluster_key: peers poll each other with signed calls")
+	}
 	seen := map[string]bool{}
 	for i, p := range c.Peers {
 		pp := sub(cp, "peers", idx(i))
@@ -250,7 +285,21 @@ func (d *decoder) validateCluster(t *Topology) {
 			continue
 		}
 		if err := checkListen(p); err != nil || strings.HasPrefix(p, ":") {
-			d.errorf(pp, "cluster: unknown node %q in peers: name a node of this file or give host:port", p)
+			d.errorf(pp, "cluster: unknown node %q in peers: name a node of this file", p)
+		} else {
+			d.errorf(pp, "cluster: peer %q: peers outside this file (host:port) are not supported yet; name a node of this file", p)
+		}
+	}
+	d.validateStreams(t, "cluster stream", c.Streams, cp, func(string) bool { return false })
+	for j, s := range c.Streams {
+		for _, p := range c.Peers {
+			n, ok := t.Node(p)
+			if !ok || s.Name == "" {
+				continue
+			}
+			if own, dup := n.Stream(s.Name); dup {
+				d.errorf(sub(cp, "stream", idx(j), "name"), "cluster stream %q: peer %q also has a [[node.stream]] of that name (line %d)", s.Name, p, own.Line)
+			}
 		}
 	}
 	if c.FetchTimeout < 0 || (c.FetchTimeout == 0 && definedZero(d, sub(cp, "fetch_timeout"))) {
@@ -290,19 +339,26 @@ func (d *decoder) validatePlugins(t *Topology) {
 	}
 }
 
-func (d *decoder) validateStreams(t *Topology, n *Node, np []string) {
-	label := nodeLabel(n)
+// validateStreams checks the streams of a node (label "node \"a\"", np
+// its path) or of the [cluster] group (label "cluster stream", np
+// ["cluster"]); hasSource reports whether a stream without inputs is
+// restreamed by a source block.
+func (d *decoder) validateStreams(t *Topology, label string, streams []*Stream, np []string, hasSource func(string) bool) {
+	group := len(np) == 1 && np[0] == "cluster"
 	seen := map[string]int{}
-	for j, s := range n.Streams {
+	for j, s := range streams {
 		sp := sub(np, "stream", idx(j))
 		sl := label + " stream"
+		if group {
+			sl = label
+		}
 		switch {
 		case s.Name == "":
 			d.errorf(sp, "%s: missing name", sl)
 		case sdk.CheckStreamName(s.Name) != nil:
 			d.errorf(sub(sp, "name"), "%s: %v", sl, sdk.CheckStreamName(s.Name))
 		default:
-			sl = fmt.Sprintf("%s stream %q", label, s.Name)
+			sl = fmt.Sprintf("%s %q", sl, s.Name)
 			if line, dup := seen[s.Name]; dup {
 				d.errorf(sub(sp, "name"), "%s: duplicate stream name (first at line %d)", sl, line)
 			} else {
@@ -318,7 +374,9 @@ func (d *decoder) validateStreams(t *Topology, n *Node, np []string) {
 			}
 			d.checkM4FTarget(t, in, ip, sl)
 		}
-		if len(s.Inputs) == 0 && s.Name != "" && !hasSourceFor(n, s.Name) {
+		if len(s.Inputs) == 0 && s.Name != "" && group {
+			d.errorf(sp, "%s: no inputs", sl)
+		} else if len(s.Inputs) == 0 && s.Name != "" && !hasSource(s.Name) {
 			d.errorf(sp, "%s: no inputs and no [[node.source]] restreams it", sl)
 		}
 		if definedZero(d, sub(sp, "source_timeout")) && s.SourceTimeout == 0 {
@@ -438,6 +496,18 @@ func (t *Topology) setDefaults() {
 			*p = t.absPath(*p)
 		}
 	}
+	if t.Cluster != nil {
+		for _, s := range t.Cluster.Streams {
+			if s.ClusterIngest == nil {
+				s.ClusterIngest = &Ingest{}
+			}
+			for _, p := range t.Cluster.Peers {
+				if n, ok := t.Node(p); ok {
+					n.Streams = append(n.Streams, peerCopy(s, p))
+				}
+			}
+		}
+	}
 	for _, n := range t.Nodes {
 		if n.PublicURL == "" {
 			n.PublicURL = "http://" + n.Listen
@@ -482,4 +552,34 @@ func setDuration(d *Duration, def time.Duration) {
 	if *d == 0 {
 		*d = Duration(def)
 	}
+}
+
+// peerCopy is a [[cluster.stream]] as peer node captures it: its own
+// copy, with the archive and cache roots under a directory named after
+// the peer.
+func peerCopy(s *Stream, node string) *Stream {
+	c := *s
+	c.Inputs = append([]string(nil), s.Inputs...)
+	ci := *s.ClusterIngest
+	c.ClusterIngest = &ci
+	c.Group = true
+	if s.DVR != nil {
+		v := *s.DVR
+		v.Root = joinRoot(v.Root, node)
+		c.DVR = &v
+	}
+	if s.Cache != nil {
+		v := *s.Cache
+		v.Root = joinRoot(v.Root, node)
+		c.Cache = &v
+	}
+	return &c
+}
+
+// joinRoot appends a directory to a dvr or cache root, a path or an s3:// URL.
+func joinRoot(root, dir string) string {
+	if strings.Contains(root, "://") {
+		return strings.TrimRight(root, "/") + "/" + dir
+	}
+	return filepath.Join(root, dir)
 }

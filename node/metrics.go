@@ -19,6 +19,11 @@ type Metrics struct {
 	InputSwitches   *prometheus.CounterVec
 	IngestErrors    *prometheus.CounterVec
 	PluginRestarts  *prometheus.CounterVec
+	// Cluster ingest: streams started here, handed over to another peer,
+	// and placements that failed (the last one was kept).
+	ClusterStarts        *prometheus.CounterVec
+	ClusterHandovers     *prometheus.CounterVec
+	ClusterPlaceFailures prometheus.Counter
 
 	mu   sync.Mutex
 	seen map[string]media.Stats // last stats per stream+input, to count deltas
@@ -41,8 +46,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		InputSwitches:   counter("ingest", "input_switches_total", "Switches of the active input.", "stream"),
 		IngestErrors:    counter("ingest", "errors_total", "Bad input seen by the ingest plugins, by kind.", "stream", "kind"),
 		PluginRestarts:  counter("plugin", "restarts_total", "Plugin processes restarted after they died.", "plugin"),
-		seen:            make(map[string]media.Stats),
+		ClusterStarts:   counter("cluster", "captures_started_total", "Cluster-ingest streams this node started because the group placed them here.", "stream"),
+		ClusterHandovers: counter("cluster", "handovers_total",
+			"Cluster-ingest streams this node stopped once their new owner ran them.", "stream"),
+		ClusterPlaceFailures: placeFailures(reg),
+		seen:                 make(map[string]media.Stats),
 	}
+}
+
+func placeFailures(reg prometheus.Registerer) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Namespace: "edge", Subsystem: "cluster", Name: "placement_failures_total",
+		Help: "Placements that failed (balancer down or wrong); the last placement was kept."})
+	reg.MustRegister(c)
+	return c
 }
 
 // observeStats turns a plugin's cumulative counters into metric increments.

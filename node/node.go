@@ -42,6 +42,10 @@ type Config struct {
 	// IdleTimeout is how long an on-demand stream (restreamed from a source
 	// without a DVR) keeps pulling after its last viewer. By default, DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// Cluster, when set, shares the capture of the node's cluster_ingest
+	// streams with the group: each runs only while the group places it
+	// here. Without it they run as any other stream.
+	Cluster *ClusterIngest
 }
 
 // Node is one running node of a topology.
@@ -52,6 +56,8 @@ type Node struct {
 	// overrides are [[node.stream]] blocks without inputs: the settings of
 	// a stream that a source block restreams.
 	overrides map[string]*config.Stream
+
+	ingest ingestState
 
 	mu      sync.RWMutex
 	streams map[string]*Stream
@@ -84,6 +90,11 @@ func New(cfg Config) (*Node, error) {
 		n.streams[sc.Name] = s
 	}
 	n.names = sortedKeys(n.streams)
+	if cfg.Cluster != nil || cfg.Topology.Cluster.IsPeer(cfg.Node.Name) {
+		// Every peer knows the group's streams, to redirect their viewers
+		// even when it captures none of them.
+		n.ingest.streams = groupStreams(cfg.Topology)
+	}
 	for _, sc := range cfg.Node.Sources {
 		in, err := cfg.Topology.SourceInput(sc.URL)
 		if err != nil {
@@ -273,7 +284,7 @@ func (n *Node) HasArchive() bool {
 func (n *Node) Start(ctx context.Context) {
 	n.ctx, n.cancel = context.WithCancel(ctx)
 	for _, s := range n.all() {
-		if s.onDemand {
+		if s.onDemand || n.clustered(s) {
 			continue
 		}
 		n.startStream(s)
@@ -281,6 +292,10 @@ func (n *Node) Start(ctx context.Context) {
 	}
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.pollSources(n.ctx) }()
+	if n.cfg.Cluster != nil {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.followGroup(n.ctx) }()
+	}
 }
 
 // startStream runs s if it is not running, and its recorder once. It

@@ -76,6 +76,9 @@ func (s *Server) dispatchM4F(ctx *fasthttp.RequestCtx, call *m4fCall) error {
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
+	if path == cluster.StatePath {
+		return s.serveClusterState(ctx)
+	}
 	call.route, err = m4f.ParsePath(path, sdk.CheckStreamName)
 	if err != nil {
 		if errors.Is(err, m4f.ErrUnknownPath) {

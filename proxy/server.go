@@ -244,17 +244,15 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 		return s.serveAPIStreams(ctx)
 	case routeAPIStream:
 		return s.serveAPIStream(ctx, req.name)
+	case routeAPICluster:
+		return s.serveAPICluster(ctx)
+	}
+	if s.routeCluster(ctx, req.name) {
+		return nil
 	}
 	st, ok := s.cfg.Backend.Stream(req.name)
 	if !ok {
-		if r, ok := s.cfg.Backend.(Redirector); ok {
-			if base, ok := r.Redirect(req.name); ok {
-				ctx.Response.Header.Set("Location", base+b2s(ctx.Request.Header.RequestURI()))
-				ctx.SetStatusCode(fasthttp.StatusFound)
-				return nil
-			}
-		}
-		return notFound("unknown stream " + req.name)
+		return s.redirect(ctx, req.name)
 	}
 	actx, cancel := context.WithTimeout(s.base, s.cfg.ArchiveTimeout)
 	defer cancel()

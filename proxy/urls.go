@@ -32,6 +32,7 @@ const (
 	routeAPIStreams
 	routeAPIStream
 	routeMetrics
+	routeAPICluster
 	routeOptions      // CORS preflight, set by the server, never by parsePath
 	routeTimeshiftRel // timeshift_rel-{n}.m3u8: live delayed by n seconds
 	routeTSLive       // /{name}/mpegts: live MPEG-TS
@@ -52,6 +53,7 @@ var routeNames = [...]string{
 	routeAPIStreams:      "api_streams",
 	routeAPIStream:       "api_stream",
 	routeMetrics:         "metrics",
+	routeAPICluster:      "api_cluster",
 	routeOptions:         "options",
 	routeTimeshiftRel:    "timeshift_rel",
 	routeTSLive:          "mpegts_live",
@@ -122,6 +124,8 @@ func parsePath(path string, nowMs int64) (request, error) {
 	switch {
 	case n == 1 && parts[0] == "metrics":
 		return request{route: routeMetrics}, nil
+	case n == 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "cluster":
+		return request{route: routeAPICluster}, nil
 	case n >= 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "streams":
 		switch n {
 		case 3:

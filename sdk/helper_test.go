@@ -31,6 +31,8 @@ func TestMain(m *testing.M) {
 		serveOrExit(ServeConfig{Ingest: testIngest{}, Store: newMapStore()}, Handshake)
 	case "ingest":
 		serveOrExit(ServeConfig{Ingest: testIngest{}}, Handshake)
+	case "balancer":
+		serveOrExit(ServeConfig{Balancer: testBalancer{}}, Handshake)
 	case "v99":
 		hs := Handshake
 		hs.ProtocolVersion = 99

@@ -43,6 +43,7 @@ type grpcPlugin struct {
 	kind          string
 	ingest        Ingest
 	store         Store
+	balancer      Balancer
 	onUnavailable func()
 	// exited is set on the host side to the context go-plugin cancels when
 	// the plugin process exits.
@@ -55,6 +56,8 @@ func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 		pb.RegisterIngestServer(s, &ingestServer{impl: p.ingest})
 	case KindDVRStore:
 		pb.RegisterStoreServer(s, &storeServer{impl: p.store})
+	case KindBalancer:
+		pb.RegisterBalancerServer(s, &balancerServer{impl: p.balancer})
 	}
 	return nil
 }
@@ -64,6 +67,8 @@ func (p *grpcPlugin) GRPCClient(exited context.Context, _ *plugin.GRPCBroker, co
 	switch p.kind {
 	case KindIngest:
 		return &IngestClient{rpc: pb.NewIngestClient(conn), onUnavailable: p.onUnavailable}, nil
+	case KindBalancer:
+		return &BalancerClient{rpc: pb.NewBalancerClient(conn), onUnavailable: p.onUnavailable}, nil
 	default:
 		return &StoreClient{rpc: pb.NewStoreClient(conn), onUnavailable: p.onUnavailable}, nil
 	}

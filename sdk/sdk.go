@@ -17,6 +17,7 @@ const ProtocolVersion = 1
 const (
 	KindIngest   = "ingest"
 	KindDVRStore = "dvrstore"
+	KindBalancer = "balancer"
 )
 
 // ErrNotFound is returned (also across the plugin boundary) for an unknown

@@ -9,12 +9,14 @@ import (
 )
 
 // ServeConfig is what a plugin executable serves. Set the implementation of
-// the kind the plugin provides; setting both serves both.
+// the kind the plugin provides; setting several serves each.
 type ServeConfig struct {
 	// Ingest is served to a host that asks for an ingest plugin.
 	Ingest Ingest
 	// Store is served to a host that asks for a dvrstore plugin.
 	Store Store
+	// Balancer is served to a host that asks for a balancer plugin.
+	Balancer Balancer
 	// Logger receives the plugin's own messages about serving. By default,
 	// NewLogger(os.Stderr, slog.LevelInfo), which Serve also installs as
 	// slog's default so that slog.Info and friends reach the host.
@@ -36,8 +38,8 @@ func Serve(cfg ServeConfig) error {
 }
 
 func serve(cfg ServeConfig, hs plugin.HandshakeConfig) error {
-	if cfg.Ingest == nil && cfg.Store == nil {
-		return errors.New("sdk serve: neither Ingest nor Store is set")
+	if cfg.Ingest == nil && cfg.Store == nil && cfg.Balancer == nil {
+		return errors.New("sdk serve: none of Ingest, Store and Balancer is set")
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -50,6 +52,9 @@ func serve(cfg ServeConfig, hs plugin.HandshakeConfig) error {
 	}
 	if cfg.Store != nil {
 		plugins[KindDVRStore] = &grpcPlugin{kind: KindDVRStore, store: cfg.Store}
+	}
+	if cfg.Balancer != nil {
+		plugins[KindBalancer] = &grpcPlugin{kind: KindBalancer, balancer: cfg.Balancer}
 	}
 	hcl := newHCLogAdapter(logger)
 	hcl.internal = false

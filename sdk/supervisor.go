@@ -24,7 +24,7 @@ import (
 type Supervisor struct {
 	// Name is the plugin's name in logs and errors, e.g. "dvrstore".
 	Name string
-	// Kind is the plugin kind to dispense: KindIngest or KindDVRStore.
+	// Kind is the plugin kind to dispense: KindIngest, KindDVRStore or KindBalancer.
 	Kind string
 	// Command returns a new, unstarted command for each (re)start: for a
 	// built-in plugin the host binary itself with args "plugin", NAME; for
@@ -90,7 +90,7 @@ const (
 // a plugin that does not serve Kind, or OnStart's error. ctx bounds only
 // OnStart during the first start.
 func (s *Supervisor) Start(ctx context.Context) error {
-	if s.Kind != KindIngest && s.Kind != KindDVRStore {
+	if s.Kind != KindIngest && s.Kind != KindDVRStore && s.Kind != KindBalancer {
 		return fmt.Errorf("plugin %s: unknown kind %q", s.Name, s.Kind)
 	}
 	if s.Command == nil {
@@ -362,6 +362,20 @@ func (s *Supervisor) Store(ctx context.Context) (Store, error) {
 	c, ok := g.impl.(*StoreClient)
 	if !ok {
 		return nil, fmt.Errorf("plugin %s: is a %s plugin, not %s", s.Name, s.Kind, KindDVRStore)
+	}
+	return c, nil
+}
+
+// Balancer returns the live process's balancer client, waiting (bounded by
+// ctx) while the process is being restarted.
+func (s *Supervisor) Balancer(ctx context.Context) (Balancer, error) {
+	g, err := s.live(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := g.impl.(*BalancerClient)
+	if !ok {
+		return nil, fmt.Errorf("plugin %s: is a %s plugin, not %s", s.Name, s.Kind, KindBalancer)
 	}
 	return c, nil
 }

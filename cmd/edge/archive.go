@@ -13,6 +13,7 @@ import (
 	"github.com/edgedvr/edge/cache"
 	"github.com/edgedvr/edge/chain"
 	"github.com/edgedvr/edge/cluster"
+	"github.com/edgedvr/edge/config"
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/node"
 	"github.com/edgedvr/edge/plugins/m4f"
@@ -29,6 +30,11 @@ type archives struct {
 	log     *slog.Logger
 	reg     prometheus.Registerer
 	metrics *chain.Metrics
+
+	// peers returns, for a cluster-ingest stream, the other peers that may
+	// have recorded it (their archives join the lookup); nil when the node
+	// is not a peer.
+	peers func(s *node.Stream) []peerArchive
 
 	mu      sync.Mutex
 	byName  map[string]proxy.Archive
@@ -69,7 +75,11 @@ func (a *archives) build(s *node.Stream) (proxy.Archive, error) {
 		local = localArchive{name: s.Name(), store: a.store}
 	}
 	remotes := s.RemoteInputs()
-	if len(remotes) == 0 {
+	var peers []peerArchive
+	if a.peers != nil && s.Records() {
+		peers = a.peers(s)
+	}
+	if len(remotes) == 0 && len(peers) == 0 {
 		if local == nil {
 			return nil, nil
 		}
@@ -83,7 +93,7 @@ func (a *archives) build(s *node.Stream) (proxy.Archive, error) {
 			a.log.Error("disk cache unusable, archive served without it", "stream", s.Name(), "err", err)
 		}
 	}
-	sources := make([]chain.Source, 0, len(remotes))
+	sources := make([]chain.Source, 0, len(remotes)+len(peers))
 	for _, r := range remotes {
 		idx := r.Index
 		sources = append(sources, chain.Source{
@@ -91,6 +101,15 @@ func (a *archives) build(s *node.Stream) (proxy.Archive, error) {
 			Remote: remote{c: a.client(r.Addr, r.Key), stream: r.Stream},
 			Mode:   r.RemoteDVR,
 			InUse:  func() bool { return s.ActiveInput() == idx },
+		})
+	}
+	// A cluster-ingest stream that moved between peers was recorded in
+	// parts: each peer's own archive, asked without chaining, fills the gaps.
+	for _, p := range peers {
+		sources = append(sources, chain.Source{
+			Name:   p.name,
+			Remote: remote{c: a.client(p.addr, p.key), stream: s.Name()},
+			Mode:   config.RemoteDVRNoChain,
 		})
 	}
 	return chain.New(chain.Config{
@@ -179,4 +198,9 @@ func (r remote) Segment(ctx context.Context, _ string, start int64, via, hops st
 func (r remote) Init(ctx context.Context, _ string, hash string, via, hops string) (media.Init, error) {
 	in, err := r.c.Init(ctx, r.stream, hash, m4f.Chain{Via: via, Hops: hops})
 	return in, loopErr(err)
+}
+
+// peerArchive is another peer of a cluster-ingest group, as an archive source.
+type peerArchive struct {
+	name, addr, key string
 }

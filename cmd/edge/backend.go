@@ -41,7 +41,14 @@ type stream struct {
 
 func (s stream) Name() string { return s.s.Name() }
 
-func (s stream) Live() *cache.Live { return s.s.Live() }
+// Live is nil for a cluster-ingest stream that this node does not capture
+// now: what its live window still holds is old.
+func (s stream) Live() *cache.Live {
+	if s.n.Clustered(s.s) && !s.s.Running() {
+		return nil
+	}
+	return s.s.Live()
+}
 
 // Watch is called before a viewer's live request: an on-demand stream
 // starts pulling.

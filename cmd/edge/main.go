@@ -12,7 +12,7 @@ const usage = `usage:
   edge up [FILE]                 run every node of FILE on this machine (default: the embedded quickstart)
   edge run FILE [--node NAME]    run one node of FILE (--node may be left out when FILE has one node)
   edge check FILE                validate FILE; exit 0 when valid, 1 otherwise
-  edge plugin NAME               serve a built-in plugin (udp, dvrstore); started by edge itself
+  edge plugin NAME               serve a built-in plugin (udp, m4f, dvrstore, balancer); started by edge itself
   edge version                   print the version
 `
 

@@ -5,8 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sort"
 	"strings"
 
+	"github.com/edgedvr/edge/plugins/balancer"
 	"github.com/edgedvr/edge/plugins/dvrstore"
 	"github.com/edgedvr/edge/plugins/m4f"
 	"github.com/edgedvr/edge/plugins/udp"
@@ -25,6 +27,9 @@ var builtins = map[string]func(log *slog.Logger) sdk.ServeConfig{
 	"dvrstore": func(log *slog.Logger) sdk.ServeConfig {
 		return sdk.ServeConfig{Store: dvrstore.New(log), Logger: log}
 	},
+	"balancer": func(log *slog.Logger) sdk.ServeConfig {
+		return sdk.ServeConfig{Balancer: balancer.New(log), Logger: log}
+	},
 }
 
 func builtinNames() string {
@@ -32,6 +37,7 @@ func builtinNames() string {
 	for n := range builtins {
 		names = append(names, n)
 	}
+	sort.Strings(names)
 	return strings.Join(names, ", ")
 }
 

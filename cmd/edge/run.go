@@ -132,6 +132,16 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 	sups := &supervisors{exe: exe, topo: topo, log: log, metrics: metrics}
 	defer sups.close()
 
+	cl, err := newClusterNode(topo, nc, reg, log)
+	if err != nil {
+		return err
+	}
+	defer cl.close()
+	var ingest *node.ClusterIngest
+	if cl != nil && hasClusterStreams(nc) {
+		ingest = &node.ClusterIngest{Peers: cl.peers, Balancer: sups.balancer}
+	}
+
 	var n *node.Node
 	n, err = node.New(node.Config{
 		Topology: topo,
@@ -143,9 +153,13 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 			Store:  sups.store,
 		},
 		ListSource: listSource(nc.Name),
+		Cluster:    ingest,
 	})
 	if err != nil {
 		return err
+	}
+	if cl != nil {
+		cl.n.Store(n)
 	}
 	if err := sups.start(ctx, nc, n); err != nil {
 		return err
@@ -155,14 +169,23 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	ars := newArchives(nc.Name, sups.store, log, reg)
+	var be proxy.Backend = backend{n: n, archives: ars}
+	if cl != nil {
+		ars.peers = peerArchives(topo, nc.Name, n)
+		be = clusterBackend{backend: be.(backend), c: cl}
+	}
 	srv := proxy.New(proxy.Config{
-		Backend:    backend{n: n, archives: newArchives(nc.Name, sups.store, log, reg)},
+		Backend:    be,
 		Memory:     cache.NewMemory(memoryBudget()),
 		Logger:     log,
 		Registry:   reg,
 		Node:       nc.Name,
 		ClusterKey: topo.ClusterKey,
 	})
+	if cl != nil {
+		cl.srv.Store(srv)
+	}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
 
@@ -196,9 +219,10 @@ type supervisors struct {
 	metrics      *node.Metrics
 	onStoreStart func(ctx context.Context) error
 
-	udpSup   *sdk.Supervisor
-	m4fSup   *sdk.Supervisor
-	storeSup *sdk.Supervisor
+	udpSup      *sdk.Supervisor
+	m4fSup      *sdk.Supervisor
+	storeSup    *sdk.Supervisor
+	balancerSup *sdk.Supervisor
 }
 
 // start starts the plugin processes the node needs: the udp ingest plugin
@@ -247,7 +271,29 @@ func (s *supervisors) start(ctx context.Context, nc *config.Node, n *node.Node) 
 			return err
 		}
 	}
+	if s.topo.Cluster.IsPeer(nc.Name) && hasClusterStreams(nc) {
+		if err := mk(&s.balancerSup, "balancer", sdk.KindBalancer, s.topo.Plugins.Balancer, nil); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// hasClusterStreams reports whether the node has cluster_ingest streams.
+func hasClusterStreams(nc *config.Node) bool {
+	for _, st := range nc.Streams {
+		if st.ClusterIngest != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *supervisors) balancer(ctx context.Context) (sdk.Balancer, error) {
+	if s.balancerSup == nil {
+		return nil, errors.New("no balancer plugin on this node")
+	}
+	return s.balancerSup.Balancer(ctx)
 }
 
 func (s *supervisors) command(name, configured string) func() *exec.Cmd {
@@ -291,7 +337,7 @@ func (s *supervisors) store(ctx context.Context) (sdk.Store, error) {
 }
 
 func (s *supervisors) close() {
-	for _, sup := range []*sdk.Supervisor{s.udpSup, s.m4fSup, s.storeSup} {
+	for _, sup := range []*sdk.Supervisor{s.udpSup, s.m4fSup, s.storeSup, s.balancerSup} {
 		if sup != nil {
 			sup.Close()
 		}
