@@ -46,7 +46,9 @@ func TestGoldenPlaylists(t *testing.T) {
 	_, url := startServer(t, Config{Backend: be, Now: func() time.Time { return now }, LiveSegments: 6})
 	tests := []struct{ file, path string }{
 		{"live.m3u8", "/cam/index.m3u8"},
-		{"archive.m3u8", "/cam/archive-1700000000-29.m3u8"},
+		{"archive.m3u8", "/cam/archive-1700000000-20.m3u8"},
+		// Passed its end a moment ago: the EVENT playlist it was, with ENDLIST.
+		{"archive-ended.m3u8", "/cam/archive-1700000000-29.m3u8"},
 		// Reaches past the newest segment: EVENT until the stream passes its end.
 		{"archive-growing.m3u8", "/cam/archive-1700000000-30.m3u8"},
 		{"timeshift-rel.m3u8", "/cam/timeshift_rel-10.m3u8"},

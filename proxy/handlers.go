@@ -117,8 +117,11 @@ func liveTarget(st Stream) int64 {
 // serveArchive answers archive-{from}-{dur}.m3u8 (and its index-, video-,
 // mono- and flavour forms): a VOD playlist of the segments that start in
 // [from, from+dur). While the range reaches past the newest segment of a
-// live stream it is an EVENT playlist that grows, and becomes VOD (ENDLIST)
-// once the stream has passed its end: never a VOD playlist cut short.
+// live stream it is an EVENT playlist that grows: never a VOD playlist cut
+// short. Once the stream has passed its end the EVENT playlist gets
+// EXT-X-ENDLIST (a playlist keeps its type for its life, RFC 8216 §6.2.1),
+// and once every player that saw it grow has reloaded it since (endedGrace)
+// it is served as VOD.
 func (s *Server) serveArchive(actx context.Context, ctx *fasthttp.RequestCtx, st Stream, req request) error {
 	view, _ := liveView(st)
 	end := req.from + req.dur
@@ -130,8 +133,12 @@ func (s *Server) serveArchive(actx context.Context, ctx *fasthttp.RequestCtx, st
 		return notFound("no recording in range")
 	}
 	h := playlistHead{kind: playlistVOD, ts: req.ts}
+	growing := false
 	if last, ok := view.Last(); ok && last.End() < end {
-		h.kind, h.target, h.startAtFrom = playlistEvent, liveTarget(st), true
+		growing = true
+	}
+	if growing || end > s.cfg.Now().UnixMilli()-endedGrace(liveTarget(st)) {
+		h.kind, h.target, h.startAtFrom, h.ended = playlistEvent, liveTarget(st), true, !growing
 	}
 	cc := cacheShort
 	if h.kind == playlistVOD && end <= s.cfg.Now().UnixMilli()-settledMs {
@@ -140,6 +147,11 @@ func (s *Server) serveArchive(actx context.Context, ctx *fasthttp.RequestCtx, st
 	s.writePlaylist(ctx, h, es, cc)
 	return nil
 }
+
+// endedGrace is how long after its end a range that was growing is still
+// served as an EVENT playlist with ENDLIST: four target durations (players
+// reload an EVENT playlist about once per target duration), at least 10 s.
+func endedGrace(targetSec int64) int64 { return max(10_000, 4*targetSec*1000) }
 
 // serveEvent answers archive-{from}-now.m3u8 and timeshift_abs-{from}.m3u8:
 // an EVENT playlist from from up to the newest segment, that players start

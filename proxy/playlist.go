@@ -30,6 +30,8 @@ type playlistHead struct {
 	// startAtFrom adds EXT-X-START:TIME-OFFSET=0: play from the first
 	// segment, not from the live edge (EVENT playlists from a time).
 	startAtFrom bool
+	// ended adds EXT-X-ENDLIST to an EVENT playlist: it is complete.
+	ended bool
 	// ts lists MPEG-TS segments (s-{start}.ts, no EXT-X-MAP) instead of
 	// fMP4 ones.
 	ts bool
@@ -100,7 +102,7 @@ func appendPlaylist(buf []byte, h playlistHead, es []entry) []byte {
 			buf = append(buf, ".m4s\n"...)
 		}
 	}
-	if h.kind == playlistVOD {
+	if h.kind == playlistVOD || h.kind == playlistEvent && h.ended {
 		buf = append(buf, "#EXT-X-ENDLIST\n"...)
 	}
 	return buf

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"math"
 
 	"github.com/edgedvr/edge/cache"
 	"github.com/edgedvr/edge/sdk"
@@ -22,37 +21,42 @@ type entry struct {
 	discSeq    int64  // live discontinuity sequence number, when live
 }
 
-// timeline returns the segments whose start is in [from, to): the archive's
-// up to the live window, then the live window's, with no overlap, and with
+// timeline returns the segments whose start is in [from, to): the
+// archive's and the live window's merged by start time (a segment in both
+// is taken from the live window, whose bytes are in memory; a segment the
+// live window missed is taken from the archive), with no overlap, and with
 // discontinuities marked. view may be empty.
 func timeline(ctx context.Context, ar Archive, view cache.LiveView, from, to int64) ([]entry, error) {
-	liveFrom := int64(math.MaxInt64)
-	if len(view.Segments) > 0 {
-		liveFrom = view.Segments[0].Start
-	}
 	var infos []sdk.SegmentInfo
-	if ar != nil && from < to && from < liveFrom {
+	if ar != nil && from < to {
 		var err error
-		infos, err = ar.Segments(ctx, from, min(to, liveFrom))
+		infos, err = ar.Segments(ctx, from, to)
 		if err != nil {
 			return nil, archiveError("segments", err)
 		}
 	}
 	out := make([]entry, 0, len(infos)+len(view.Segments))
-	for i := range infos {
-		si := &infos[i]
+	live := view.Segments
+	for len(infos) > 0 || len(live) > 0 {
+		if len(live) > 0 && (len(infos) == 0 || live[0].Start <= infos[0].Start) {
+			ls := &live[0]
+			if len(infos) > 0 && infos[0].Start == ls.Start {
+				infos = infos[1:]
+			}
+			live = live[1:]
+			if ls.Start < from || ls.Start >= to {
+				continue
+			}
+			out = appendEntry(out, entry{start: ls.Start, dur: ls.Duration, size: int64(len(ls.Data)), init: ls.InitHash,
+				data: ls.Data, live: true, seq: ls.Seq, discSeq: ls.DiscSeq})
+			continue
+		}
+		si := &infos[0]
+		infos = infos[1:]
 		if si.Start < from || si.Start >= to {
 			continue
 		}
 		out = appendEntry(out, entry{start: si.Start, dur: si.Duration, size: si.Size, init: si.InitHash, path: si.Path})
-	}
-	for i := range view.Segments {
-		ls := &view.Segments[i]
-		if ls.Start < from || ls.Start >= to {
-			continue
-		}
-		out = appendEntry(out, entry{start: ls.Start, dur: ls.Duration, size: int64(len(ls.Data)), init: ls.InitHash,
-			data: ls.Data, live: true, seq: ls.Seq, discSeq: ls.DiscSeq})
 	}
 	return out, nil
 }

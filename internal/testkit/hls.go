@@ -139,29 +139,32 @@ func ParsePlaylist(body string) (*Playlist, error) {
 //   - every EXTINF rounded to the nearest integer is at most
 //     EXT-X-TARGETDURATION (§4.3.3.1), and the target duration never
 //     changes (§6.2.1);
-//   - the media and discontinuity sequence numbers never go back, a
-//     segment keeps its numbers on every reload and on every node
-//     (§6.2.2, so a player can move between nodes), and the numbers stay
+//   - the media and discontinuity sequence numbers of a node's playlist
+//     never go back, a segment keeps its numbers on every reload and on
+//     every node (§6.2.2, so a player can move between nodes: one node may
+//     list fewer segments than another, but never number one differently),
+//     and the target duration is the same on every node; numbers stay
 //     below 2^31 (32-bit players) and the discontinuity sequence below a
 //     million (hls.js walks an array indexed by it);
 //   - segment URIs are unique and, within one playlist, in time order;
 //   - a live playlist has no ENDLIST and no PLAYLIST-TYPE and only drops
 //     segments from its head; an EVENT playlist only appends (its earlier
-//     text is a prefix of the new list); a VOD playlist ends with ENDLIST
-//     and never changes.
+//     list is a prefix of the new one) and keeps its type until it ends
+//     with ENDLIST; a VOD playlist ends with ENDLIST and never changes.
+//     Once a playlist has ENDLIST its life is over (players stop
+//     reloading): a later fetch starts a new life, which may be VOD, but
+//     must list the same segments.
 type PlaylistChecker struct {
 	mu    sync.Mutex
-	lists map[string]*checkedList
+	lists map[string]*checkedList // by path: numbers, target
+	last  map[string]*Playlist    // by node and path: the previous reload
 	// Reloads counts the playlists checked.
 	Reloads int
 }
 
 type checkedList struct {
-	last   *Playlist
 	target int64
 	nums   map[string][2]int64 // URI: seq, discSeq
-	maxSeq int64
-	maxDS  int64
 }
 
 // Check checks body, fetched from node for playlist path (the URL path,
@@ -175,7 +178,7 @@ func (c *PlaylistChecker) Check(node, path, body string) error {
 	defer c.mu.Unlock()
 	c.Reloads++
 	if c.lists == nil {
-		c.lists = map[string]*checkedList{}
+		c.lists, c.last = map[string]*checkedList{}, map[string]*Playlist{}
 	}
 	fail := func(format string, a ...any) error {
 		return fmt.Errorf("%s %s: %s\n%s", node, path, fmt.Sprintf(format, a...), body)
@@ -217,35 +220,29 @@ func (c *PlaylistChecker) Check(node, path, body string) error {
 	if p.Target != cl.target {
 		return fail("EXT-X-TARGETDURATION changed from %d to %d", cl.target, p.Target)
 	}
-	if len(p.Segments) > 0 {
-		first := p.Segments[0]
-		if first.Seq < cl.maxSeq-int64(len(cl.nums)) && cl.last != nil && cl.last.Type == "" {
-			return fail("media sequence went back to %d", first.Seq)
-		}
-	}
 	for _, s := range p.Segments {
 		if n, ok := cl.nums[s.URI]; ok && (n[0] != s.Seq || n[1] != s.DiscSeq) {
 			return fail("segment %s numbered %d/%d, earlier (this node or another) %d/%d", s.URI, s.Seq, s.DiscSeq, n[0], n[1])
 		}
 	}
-	if prev := cl.last; prev != nil {
-		if prev.Type != p.Type || prev.EndList && !p.EndList {
+	lastKey := node + " " + path
+	if prev := c.last[lastKey]; prev != nil {
+		if prev.EndList && (!p.EndList || len(p.Segments) != len(prev.Segments)) {
+			return fail("playlist changed after EXT-X-ENDLIST: %d segments, before %d", len(p.Segments), len(prev.Segments))
+		}
+		if prev.Type != p.Type && !(prev.EndList && prev.Type == "EVENT" && p.Type == "VOD") {
 			return fail("playlist type changed from %q (endlist %v) to %q (endlist %v)", prev.Type, prev.EndList, p.Type, p.EndList)
 		}
-		if p.Seq < prev.Seq && prev.Type == "" && len(prev.Segments) > 0 && len(p.Segments) > 0 &&
-			segStart(p.Segments[len(p.Segments)-1].URI) >= segStart(prev.Segments[len(prev.Segments)-1].URI) {
-			return fail("EXT-X-MEDIA-SEQUENCE went back from %d to %d", prev.Seq, p.Seq)
-		}
-		if p.DiscSeq < prev.DiscSeq && prev.Type == "" && len(p.Segments) > 0 && len(prev.Segments) > 0 &&
-			segStart(p.Segments[len(p.Segments)-1].URI) >= segStart(prev.Segments[len(prev.Segments)-1].URI) {
-			return fail("EXT-X-DISCONTINUITY-SEQUENCE went back from %d to %d", prev.DiscSeq, p.DiscSeq)
+		if p.Seq < prev.Seq || p.DiscSeq < prev.DiscSeq {
+			return fail("sequence numbers went back from %d/%d to %d/%d", prev.Seq, prev.DiscSeq, p.Seq, p.DiscSeq)
 		}
 		switch p.Type {
 		case "EVENT", "VOD":
-			// Append only (VOD: identical). A reload from another node may
-			// be a segment behind: compare the common prefix.
-			n := min(len(prev.Segments), len(p.Segments))
-			for i := 0; i < n; i++ {
+			// Append only (VOD: identical).
+			if len(p.Segments) < len(prev.Segments) {
+				return fail("%s playlist shrank from %d to %d segments", p.Type, len(prev.Segments), len(p.Segments))
+			}
+			for i := range prev.Segments {
 				if prev.Segments[i].URI != p.Segments[i].URI || prev.Segments[i].Disc != p.Segments[i].Disc {
 					return fail("%s playlist changed segment %d: %s, before %s", p.Type, i, p.Segments[i].URI, prev.Segments[i].URI)
 				}
@@ -254,19 +251,20 @@ func (c *PlaylistChecker) Check(node, path, body string) error {
 				return fail("VOD playlist changed length from %d to %d", len(prev.Segments), len(p.Segments))
 			}
 		case "":
-			// Live: a segment of both lists is at the same place relative
-			// to the media sequence (the numbers checked above), and a
-			// segment dropped from the head is older than every kept one.
+			// Live: segments leave only from the head, so what both lists
+			// hold is the tail of the old one and the head of the new.
+			drop := int(p.Seq - prev.Seq)
+			for i := drop; i < len(prev.Segments) && i-drop < len(p.Segments); i++ {
+				if prev.Segments[i].URI != p.Segments[i-drop].URI {
+					return fail("live playlist: media sequence %d is %s, before %s", p.Seq+int64(i-drop), p.Segments[i-drop].URI, prev.Segments[i].URI)
+				}
+			}
 		}
 	}
 	for _, s := range p.Segments {
 		cl.nums[s.URI] = [2]int64{s.Seq, s.DiscSeq}
-		cl.maxSeq = max(cl.maxSeq, s.Seq)
-		cl.maxDS = max(cl.maxDS, s.DiscSeq)
 	}
-	if cl.last == nil || len(p.Segments) >= len(cl.last.Segments) || p.Type == "" {
-		cl.last = p
-	}
+	c.last[lastKey] = p
 	return nil
 }
 

@@ -61,7 +61,8 @@ type Probe struct {
 		RFrameRate   string `json:"r_frame_rate"`
 	} `json:"streams"`
 	Format struct {
-		Duration string `json:"duration"`
+		FormatName string `json:"format_name"`
+		Duration   string `json:"duration"`
 	} `json:"format"`
 }
 
