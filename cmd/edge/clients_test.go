@@ -276,7 +276,9 @@ func firstRecorded(t *testing.T, base string) int64 {
 	t.Helper()
 	var from int64
 	testkit.Eventually(t, 30*time.Second, "a recorded range", func() bool {
-		var rs []struct{ Ranges []struct{ From, Duration int64 } }
+		var rs []struct {
+			Ranges []struct{ From, Duration int64 }
+		}
 		if !testkit.JSON(base+"recording_status.json", &rs) || len(rs) != 1 || len(rs[0].Ranges) == 0 {
 			return false
 		}
@@ -288,7 +290,9 @@ func firstRecorded(t *testing.T, base string) int64 {
 
 // recordedSince returns how many seconds the first range holds after t0.
 func recordedSince(t *testing.T, base string, t0 int64) int64 {
-	var rs []struct{ Ranges []struct{ From, Duration int64 } }
+	var rs []struct {
+		Ranges []struct{ From, Duration int64 }
+	}
 	if !testkit.JSON(base+"recording_status.json", &rs) || len(rs) != 1 || len(rs[0].Ranges) == 0 {
 		return 0
 	}
