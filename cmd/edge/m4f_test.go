@@ -26,11 +26,19 @@ var segURI = regexp.MustCompile(`^s-(\d+)\.m4s$`)
 
 // livePlaylist fetches a live playlist and parses its segments; ok is false
 // unless it answered 200.
+// playlistRules checks every playlist livePlaylist reads.
+var playlistRules testkit.PlaylistChecker
+
 func livePlaylist(t *testing.T, url string) (segs []liveSeg, ok bool) {
 	t.Helper()
 	code, body := testkit.Get(t, url)
 	if code != 200 {
 		return nil, false
+	}
+	// Every live playlist these tests read keeps the rules of RFC 8216
+	// across its reloads.
+	if err := playlistRules.Check(t.Name(), url, string(body)); err != nil {
+		t.Error(err)
 	}
 	var dur int64
 	for _, line := range strings.Split(string(body), "\n") {
