@@ -104,8 +104,19 @@ func readerSeeds(t testing.TB) [][]byte {
 		join([]byte(Magic), initFrame(in), frame(TypeSegment, segMeta(1, in.Hash, data), []byte("moofmdaT"))),
 		join([]byte(Magic), frame('Z', `{}`, nil)),
 		join([]byte(Magic), frame(TypeHeartbeat, `{"time":1e3,"live_edge":null}`, nil)),
+		// Numbered segments (seq, disc_seq), a half-numbered one, a negative number.
+		join([]byte(Magic), initFrame(in), frame(TypeSegment, numberedMeta(1, in.Hash, data, 29000000, 8000), data),
+			frame(TypeSegment, numberedMeta(2, in.Hash, data, 29000001, 8000), data)),
+		join([]byte(Magic), initFrame(in), frame(TypeSegment, numberedMeta(1, in.Hash, data, 5, 0), data)),
+		join([]byte(Magic), initFrame(in), frame(TypeSegment, numberedMeta(1, in.Hash, data, -5, 1), data)),
 	}
 	return seeds
+}
+
+// numberedMeta is segment meta with live numbers.
+func numberedMeta(start int64, init string, data []byte, seq, discSeq int64) string {
+	return fmt.Sprintf(`{"start":%d,"duration":2000,"init":%q,"checksum":%q,"seq":%d,"disc_seq":%d}`,
+		start, init, media.Checksum(data), seq, discSeq)
 }
 
 // FuzzParsePath checks that ParsePath and ParseWindow never panic, and that

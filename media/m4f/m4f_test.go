@@ -382,3 +382,39 @@ func TestWriterDoesNotCopy(t *testing.T) {
 		t.Fatal("magic not written exactly once, first")
 	}
 }
+
+// TestSegmentNumbers checks that live numbers travel with a segment and
+// that a half-numbered or negative pair is refused.
+func TestSegmentNumbers(t *testing.T) {
+	in := testInit(1)
+	data := []byte("moofmdat")
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	must(t, w.WriteInit(in))
+	must(t, w.WriteSegment(media.Segment{Start: 1000, Duration: 2000, InitHash: in.Hash, Data: data, Seq: 29_000_000, DiscSeq: 8000}))
+	must(t, w.WriteSegment(media.Segment{Start: 3000, Duration: 2000, InitHash: in.Hash, Data: data}))
+	r := NewReader(&buf, Limits{})
+	var got []media.Segment
+	for {
+		f, err := r.Next()
+		if err != nil {
+			break
+		}
+		if f.Segment != nil {
+			got = append(got, *f.Segment)
+		}
+	}
+	if len(got) != 2 || got[0].Seq != 29_000_000 || got[0].DiscSeq != 8000 || got[1].Seq != 0 || got[1].DiscSeq != 0 {
+		t.Fatalf("segments read back: %+v", got)
+	}
+	for _, meta := range []string{numberedMeta(1, in.Hash, data, 5, 0), numberedMeta(1, in.Hash, data, -5, 1)} {
+		r := NewReader(bytes.NewReader(join([]byte(Magic), initFrame(in), frame(TypeSegment, meta, data))), Limits{})
+		var err error
+		for err == nil {
+			_, err = r.Next()
+		}
+		if !strings.Contains(err.Error(), "sequence numbers") {
+			t.Errorf("meta %s: error %v, want one about sequence numbers", meta, err)
+		}
+	}
+}
