@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"runtime"
 	"strings"
 	"testing"
@@ -415,6 +417,22 @@ func TestSegmentNumbers(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), "sequence numbers") {
 			t.Errorf("meta %s: error %v, want one about sequence numbers", meta, err)
+		}
+	}
+}
+
+// TestOpenWindow checks that an open-ended window (to = MaxInt64, as the
+// host asks for "everything from from on") makes a query the server accepts.
+func TestOpenWindow(t *testing.T) {
+	for _, p := range []string{SegmentsPath("cam", 5, math.MaxInt64), RangesPath("cam", -1, math.MaxInt64)} {
+		_, q, _ := strings.Cut(p, "?")
+		vals, err := url.ParseQuery(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from, to, err := ParseWindow(vals.Get)
+		if err != nil || to != MaxTime || from > 5 {
+			t.Errorf("%s: %d %d %v", p, from, to, err)
 		}
 	}
 }

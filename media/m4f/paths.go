@@ -85,9 +85,17 @@ func InitPath(stream, hash string) string {
 	return PathPrefix + "init/" + stream + "/" + hash
 }
 
+// windowQuery is the from/to query of a window. Both are clamped to
+// [0, MaxTime], so an open end (math.MaxInt64: "up to whatever there is")
+// stays within what ParseWindow accepts.
 func windowQuery(from, to int64) string {
+	from, to = min(max(from, 0), MaxTime), min(max(to, 0), MaxTime)
 	return "?from=" + strconv.FormatInt(from, 10) + "&to=" + strconv.FormatInt(to, 10)
 }
+
+// MaxTime is the largest time (UTC ms) a window query carries: 15 digits,
+// about the year 33658.
+const MaxTime = 999_999_999_999_999
 
 // maxNumberDigits bounds the numbers in paths and queries (UTC ms has 13).
 const maxNumberDigits = 15
