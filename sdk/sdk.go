@@ -111,8 +111,12 @@ type Store interface {
 	// WriteInit stores an init segment; storing one that exists is a no-op.
 	WriteInit(ctx context.Context, stream string, init media.Init) error
 	// WriteSegment stores a media segment atomically: after a crash it is
-	// either wholly visible or not at all. Its start must be after the end of
-	// the stream's last segment.
+	// either wholly visible or not at all. It must overlap no stored segment
+	// of the stream. Live recording appends after the newest segment;
+	// replication fills holes before it, newest first. A store that cannot
+	// fill holes refuses a segment that starts before the end of the newest
+	// one with an error (replication then stalls with that error, recording
+	// works).
 	WriteSegment(ctx context.Context, stream string, seg media.Segment) (SegmentInfo, error)
 	// Ranges returns the recorded stretches that overlap [from, to), clipped
 	// to whole segments, in order. Segments that touch (within a small

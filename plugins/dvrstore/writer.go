@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/sdk"
@@ -23,7 +24,7 @@ type initMeta struct {
 // hour directory, fsync the directory, then append the index line. A crash
 // at any point leaves the segment wholly visible or absent (OpenStream
 // reconciles the index with the files).
-func (st *stream) writeSegment(seg media.Segment) (sdk.SegmentInfo, error) {
+func (st *stream) writeSegment(seg media.Segment, now time.Time) (sdk.SegmentInfo, error) {
 	fail := func(format string, args ...any) (sdk.SegmentInfo, error) {
 		return sdk.SegmentInfo{}, fmt.Errorf("dvrstore: write segment %d of stream %q: "+format, append([]any{seg.Start, st.name}, args...)...)
 	}
@@ -44,7 +45,12 @@ func (st *stream) writeSegment(seg media.Segment) (sdk.SegmentInfo, error) {
 	}
 	// Only the writer changes lastEnd, and it holds writeMu.
 	if st.hasLast && seg.Start < st.lastEnd {
-		return fail("starts before the end of the previous segment (%d ms)", st.lastEnd)
+		// A segment older than the newest one fills a hole (replication).
+		info, err := st.fillHole(seg, now)
+		if err != nil {
+			return fail("%v", err)
+		}
+		return info, nil
 	}
 	key := hourOf(seg.Start)
 	st.mu.RLock()
