@@ -132,6 +132,7 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 	sups := &supervisors{exe: exe, topo: topo, log: log, metrics: metrics}
 	defer sups.close()
 
+	repls := newReplications(nc.Name, sups.store, log, reg)
 	var n *node.Node
 	n, err = node.New(node.Config{
 		Topology: topo,
@@ -143,6 +144,7 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 			Store:  sups.store,
 		},
 		ListSource: listSource(nc.Name),
+		Replicate:  repls.start,
 	})
 	if err != nil {
 		return err
@@ -156,15 +158,23 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := proxy.New(proxy.Config{
-		Backend:    backend{n: n, archives: newArchives(nc.Name, sups.store, log, reg)},
+		Backend:    backend{n: n, archives: newArchives(nc.Name, sups.store, log, reg), repls: repls},
 		Memory:     cache.NewMemory(memoryBudget()),
 		Logger:     log,
 		Registry:   reg,
 		Node:       nc.Name,
 		ClusterKey: topo.ClusterKey,
 	})
-	srvErr := make(chan error, 1)
+	srvErr := make(chan error, 2)
 	go func() { srvErr <- srv.Serve(ln) }()
+	if nc.ReplicationListen != "" {
+		rln, err := net.Listen("tcp", nc.ReplicationListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("replication_listen: %w", err)
+		}
+		go func() { srvErr <- srv.ServeReplication(rln) }()
+	}
 
 	n.Start(ctx)
 	log.Info("node running", "listen", ln.Addr().String(), "streams", n.StreamNames())
