@@ -174,9 +174,11 @@ func New(cfg Config) (*Job, error) {
 		st:    Status{Source: cfg.SourceName},
 	}
 	if cfg.Speed > 0 {
-		// A burst of one second's worth: a segment larger than that is
+		// A bucket of one second's worth: a segment larger than that is
 		// paid for in several waits.
 		j.limiter = rate.NewLimiter(rate.Limit(cfg.Speed), int(min(cfg.Speed, 1<<30)))
+		// Start with an empty bucket: no burst above the speed at start.
+		j.limiter.AllowN(time.Now(), j.limiter.Burst())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	j.cancel = cancel
@@ -277,6 +279,10 @@ func (j *Job) fail(err error) {
 	j.log.Warn("replication pass failed", "error", err)
 }
 
+// liveGuard is how far behind now replication stops: three segments and a
+// second, the live push's backlog and a segment in flight.
+func liveGuard(segDur time.Duration) time.Duration { return 3*segDur + time.Second }
+
 // errStore marks a failure of the local store: the pass stops.
 var errStore = errors.New("local store")
 
@@ -285,7 +291,9 @@ var errStore = errors.New("local store")
 // what is missing, newest first. It returns how many segments it stored.
 func (j *Job) pass(ctx context.Context, full bool) (int, error) {
 	now := j.cfg.Now()
-	to := now.UnixMilli() + 1
+	// The newest few segments are left to live recording, which brings
+	// them anyway (the live push starts with a backlog of three).
+	to := now.Add(-liveGuard(j.cfg.SegmentDuration)).UnixMilli()
 	from := int64(0)
 	if j.cfg.Depth > 0 {
 		from = now.Add(-j.cfg.Depth).UnixMilli()

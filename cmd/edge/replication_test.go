@@ -314,12 +314,12 @@ func TestReplicationRateLimitAndResume(t *testing.T) {
 		`segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q, depth = \"1h\", replicate = true, replication_speed = %d }", sRoot, speed)))
 	path := tp.Write(t)
 	primary := tp.Start(t, path, "primary")
-	first := chWaitRecorded(t, primary.URL, "cam", 45, 90*time.Second)
+	first := chWaitRecorded(t, primary.URL, "cam", 50, 90*time.Second)
 	t0 := time.Now()
 	secondary := tp.Start(t, path, "secondary")
 
 	// Rate: the copied bytes (segments older than the secondary's start, on
-	// its disk) over at least 8 s of copying, from outside the node.
+	// its disk) over at least 10 s of copying, from outside the node.
 	type point struct {
 		at    time.Time
 		bytes int64
@@ -329,10 +329,10 @@ func TestReplicationRateLimitAndResume(t *testing.T) {
 		return replArchiveBytes(t, sRoot, "cam", t0) > 0
 	})
 	begin := point{time.Now(), replArchiveBytes(t, sRoot, "cam", t0)}
-	testkit.Eventually(t, 30*time.Second, "8 s of copying", func() bool {
+	testkit.Eventually(t, 30*time.Second, "10 s of copying", func() bool {
 		s := point{time.Now(), replArchiveBytes(t, sRoot, "cam", t0)}
 		samples = append(samples, s)
-		return s.at.Sub(begin.at) >= 8*time.Second
+		return s.at.Sub(begin.at) >= 10*time.Second
 	})
 	end := samples[len(samples)-1]
 	rate := float64(end.bytes-begin.bytes) / end.at.Sub(begin.at).Seconds()
