@@ -97,7 +97,8 @@ type Job struct {
 	done   chan struct{}
 	once   sync.Once
 
-	inits map[string]bool // init hashes known to be in the local store (run goroutine only)
+	initMu sync.Mutex
+	inits  map[string]bool // init hashes known to be in the local store; guarded by initMu
 
 	mu sync.Mutex
 	st Status // guarded by mu
@@ -319,22 +320,9 @@ func (j *Job) pass(ctx context.Context, full bool) (int, error) {
 	if len(missing) > 0 {
 		j.log.Info("replication found missing segments", "segments", len(missing), "seconds", secs, "full", full, "conflicts", conflicts)
 	}
-	copied := 0
-	for _, s := range missing {
-		if err := j.copy(ctx, s); err != nil {
-			if ctx.Err() != nil {
-				return copied, ctx.Err()
-			}
-			if errors.Is(err, errStore) {
-				return copied, err
-			}
-			// A segment that cannot be copied now (gone from the source,
-			// bad bytes): note it and go on with the next.
-			j.fail(err)
-			continue
-		}
-		copied++
-		j.progress(s)
+	copied, err := j.copyAll(ctx, missing)
+	if err != nil {
+		return copied, err
 	}
 	j.mu.Lock()
 	j.st.LastPass = j.cfg.Now()
@@ -416,127 +404,4 @@ func (j *Job) store(ctx context.Context) (sdk.Store, error) {
 		return nil, fmt.Errorf("replicate: %w: %v", errStore, err)
 	}
 	return st, nil
-}
-
-// wait takes n bytes from the rate limit.
-func (j *Job) wait(ctx context.Context, n int64) error {
-	if j.limiter == nil {
-		return nil
-	}
-	burst := int64(j.limiter.Burst())
-	for n > 0 {
-		k := min(n, burst)
-		if err := j.limiter.WaitN(ctx, int(k)); err != nil {
-			return err
-		}
-		n -= k
-	}
-	return nil
-}
-
-// copy fetches one segment (and its init when the local store lacks it),
-// checks it against the source's listing, and stores it. The store writes
-// it atomically, so it is visible only once whole and verified.
-func (j *Job) copy(ctx context.Context, s sdk.SegmentInfo) error {
-	if err := j.wait(ctx, s.Size); err != nil {
-		return err
-	}
-	cctx, cancel := context.WithTimeout(ctx, segmentTimeout)
-	data, err := j.cfg.Source.Segment(cctx, s.Start)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("replicate: fetch segment %d: %w", s.Start, err)
-	}
-	if got := media.Checksum(data); got != s.Checksum || int64(len(data)) != s.Size {
-		j.m.checksumErrors.WithLabelValues(j.cfg.Stream).Inc()
-		return fmt.Errorf("replicate: segment %d: %d bytes with checksum %s, the source listed %d bytes with %s", s.Start, len(data), got, s.Size, s.Checksum)
-	}
-	st, err := j.store(ctx)
-	if err != nil {
-		return err
-	}
-	if err := j.ensureInit(ctx, st, s.InitHash); err != nil {
-		return err
-	}
-	cctx, cancel = context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	info, err := st.WriteSegment(cctx, j.cfg.Stream, media.Segment{Start: s.Start, Duration: s.Duration, InitHash: s.InitHash, Data: data})
-	if err != nil {
-		// Live recording may have stored the same segment meanwhile.
-		if have, lerr := st.Segments(cctx, j.cfg.Stream, s.Start, s.Start+1); lerr == nil && len(have) == 1 && have[0].Checksum == s.Checksum {
-			return nil
-		}
-		return fmt.Errorf("replicate: store segment %d: %w", s.Start, err)
-	}
-	if info.Checksum != s.Checksum {
-		return fmt.Errorf("replicate: %w: segment %d stored with checksum %s, want %s", errStore, s.Start, info.Checksum, s.Checksum)
-	}
-	return nil
-}
-
-// ensureInit makes sure the local store holds the init with that hash,
-// copying it from the source when it does not.
-func (j *Job) ensureInit(ctx context.Context, st sdk.Store, hash string) error {
-	if j.inits[hash] {
-		return nil
-	}
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	if _, err := st.ReadInit(cctx, j.cfg.Stream, hash); err == nil {
-		j.inits[hash] = true
-		return nil
-	} else if !errors.Is(err, sdk.ErrNotFound) {
-		return fmt.Errorf("replicate: read local init %s: %w: %v", hash, errStore, err)
-	}
-	init, err := j.cfg.Source.Init(cctx, hash)
-	if err != nil {
-		return fmt.Errorf("replicate: fetch init %s: %w", hash, err)
-	}
-	if init.Hash != hash || media.InitHash(init.Data) != hash {
-		j.m.checksumErrors.WithLabelValues(j.cfg.Stream).Inc()
-		return fmt.Errorf("replicate: init %s: bytes hash to %s", hash, media.InitHash(init.Data))
-	}
-	if err := st.WriteInit(cctx, j.cfg.Stream, init); err != nil {
-		return fmt.Errorf("replicate: store init %s: %w: %v", hash, errStore, err)
-	}
-	j.inits[hash] = true
-	return nil
-}
-
-// progress counts a stored segment and logs at most every ProgressLogInterval.
-func (j *Job) progress(s sdk.SegmentInfo) {
-	j.m.segments.WithLabelValues(j.cfg.Stream).Inc()
-	j.m.bytes.WithLabelValues(j.cfg.Stream).Add(float64(s.Size))
-	now := j.cfg.Now()
-	j.mu.Lock()
-	j.st.SegmentsCopied++
-	j.st.BytesCopied += s.Size
-	if j.st.SegmentsMissing > 0 {
-		j.st.SegmentsMissing--
-		j.st.SecondsMissing = max(0, j.st.SecondsMissing-float64(s.Duration)/1000)
-	}
-	if j.rateAt.IsZero() {
-		j.rateAt, j.rateBytes = now, j.st.BytesCopied-s.Size
-		j.lastLog = now
-	}
-	missing, secs := j.st.SegmentsMissing, j.st.SecondsMissing
-	logNow := now.Sub(j.lastLog) >= ProgressLogInterval
-	var rateNow float64
-	var eta time.Duration
-	if logNow {
-		rateNow = j.rateLocked(now)
-		if rateNow > 0 {
-			eta = time.Duration(float64(j.missingBytes()) / rateNow * float64(time.Second))
-		}
-		j.lastLog = now
-		j.rateAt, j.rateBytes = now, j.st.BytesCopied
-	}
-	copied, bytes := j.st.SegmentsCopied, j.st.BytesCopied
-	j.mu.Unlock()
-	j.m.setMissing(j.cfg.Stream, int(missing), secs)
-	if logNow {
-		j.m.rate.WithLabelValues(j.cfg.Stream).Set(rateNow)
-		j.log.Info("replicating", "copied_segments", copied, "copied_bytes", bytes, "missing_segments", missing,
-			"missing_seconds", int64(secs), "rate_bytes_per_s", int64(rateNow), "eta", eta.Round(time.Second).String())
-	}
 }

@@ -15,14 +15,20 @@ import (
 
 // fillHole stores a segment that starts before the end of the newest one:
 // replication copies older archive in, newest first. It must overlap no
-// stored segment. The file is renamed into its hour directory first, then
-// the hour's index is rewritten atomically with the segment in its place,
-// so after a crash the segment is wholly visible or not at all (a file the
-// index does not name is either added back by the reconciliation of the
-// newest and oldest hours at open, or invisible and overwritten when it is
-// copied again). A segment that retention would drop at once is
-// refused. The caller holds writeMu.
-func (st *stream) fillHole(seg media.Segment, now time.Time) (sdk.SegmentInfo, error) {
+// stored segment. The file is written as a live segment is (temp file
+// tmp, already synced; rename, directory fsync), then its line is appended to its hour's
+// index, out of order (parseIndex sorts), so after a crash the segment is
+// wholly visible or not at all (a file whose line was lost is either added
+// back by the reconciliation of the newest and oldest hours at open, or
+// invisible and overwritten when it is copied again). A segment that
+// retention would drop at once is refused. The caller holds writeMu.
+func (st *stream) fillHole(seg media.Segment, tmp string, now time.Time) (info sdk.SegmentInfo, err error) {
+	placed := false // commitTemp renames or removes tmp
+	defer func() {
+		if !placed {
+			os.Remove(tmp)
+		}
+	}()
 	if d := st.cfg.Depth.Milliseconds(); d > 0 && seg.Start+seg.Duration <= now.UnixMilli()-d {
 		return sdk.SegmentInfo{}, fmt.Errorf("ends before the archive's depth (%v)", st.cfg.Depth)
 	}
@@ -65,18 +71,15 @@ func (st *stream) fillHole(seg media.Segment, now time.Time) (sdk.SegmentInfo, e
 		return sdk.SegmentInfo{}, err
 	}
 	path := filepath.Join(dir, segmentName(e.start, e.dur, e.hash))
-	if err := writeFileAtomic(st.tmpDir, path, seg.Data, !st.noSync); err != nil {
+	placed = true
+	if err := commitTemp(tmp, path, !st.noSync); err != nil {
 		return sdk.SegmentInfo{}, err
 	}
 	merged := make([]segEntry, 0, len(segs)+1)
 	merged = append(merged, segs...)
 	k := sort.Search(len(merged), func(j int) bool { return merged[j].start > e.start })
 	merged = slices.Insert(merged, k, e)
-	if st.idxHour == key {
-		// The open append handle would point at the replaced index.
-		st.closeIndex()
-	}
-	size, err := st.rewriteIndex(key, merged)
+	size, err := st.appendIndexAt(key, e)
 	if err != nil {
 		os.Remove(path)
 		return sdk.SegmentInfo{}, err
@@ -105,4 +108,35 @@ func (st *stream) fillHole(seg media.Segment, now time.Time) (sdk.SegmentInfo, e
 		st.saveSummary(key, sum)
 	}
 	return st.info(e), nil
+}
+
+// appendIndexAt appends e's line to the index of hour key and returns the
+// index's new size. The hour being recorded shares the writer's open
+// index; any other hour's index is opened for the one line.
+func (st *stream) appendIndexAt(key int64, e segEntry) (int64, error) {
+	line := appendIndexLine(make([]byte, 0, 64), e)
+	if st.idx != nil && st.idxHour == key {
+		if _, err := st.idx.Write(line); err != nil {
+			st.closeIndex()
+			return 0, fmt.Errorf("append index: %w", err)
+		}
+		fi, err := st.idx.Stat()
+		if err != nil {
+			return 0, fmt.Errorf("append index: %w", err)
+		}
+		return fi.Size(), nil
+	}
+	f, err := os.OpenFile(filepath.Join(hourDir(st.dir, key), indexName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("append index: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Write(line); err != nil {
+		return 0, fmt.Errorf("append index: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("append index: %w", err)
+	}
+	return fi.Size(), nil
 }
