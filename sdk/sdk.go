@@ -131,3 +131,20 @@ type Store interface {
 	// Streams lists the streams that have an archive.
 	Streams(ctx context.Context) ([]string, error)
 }
+
+// SegmentDeleter is an optional interface of a Store, found by type
+// assertion (over the plugin boundary, a store that lacks it answers
+// ErrUnsupported). Replication calls DeleteSegments when the source's
+// archive wins over local segments that overlap one of its segments (the
+// seams of cross-replication), right before it writes the source's
+// segment. Retention does not use it.
+type SegmentDeleter interface {
+	// DeleteSegments removes the stream's segments whose start is in
+	// [from, to), and returns how many it removed. After a crash each one
+	// is wholly there or wholly gone.
+	DeleteSegments(ctx context.Context, stream string, from, to int64) (int, error)
+}
+
+// ErrUnsupported is returned (wrapped) by optional calls that a plugin does
+// not implement.
+var ErrUnsupported = errors.New("not supported by the plugin")

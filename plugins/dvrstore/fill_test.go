@@ -91,3 +91,65 @@ func TestFillHoles(t *testing.T) {
 		_ = round
 	}
 }
+
+// TestDeleteSegments removes segments across an hour boundary and a whole
+// hour, then replaces one with an overlapping segment, as replication does
+// at a cross-replication seam, and checks the result before and after a
+// reopen.
+func TestDeleteSegments(t *testing.T) {
+	h := testInit(t, 1).Hash
+	root := t.TempDir()
+	s := newStore(t)
+	open(t, s, root, "cam1")
+	// 10 s segments from 50 min past t0's hour to 2 h 10 min past it.
+	var starts []int64
+	for st := t0 + 50*60000; st < t0+130*60000; st += 10000 {
+		starts = append(starts, st)
+		write(t, s, "cam1", st, 10000, h)
+	}
+	// Everything from 55 min to 2 h 5 min: the rest of the first hour, all
+	// of the second, the start of the third.
+	from, to := t0+55*60000, t0+125*60000
+	n, err := s.DeleteSegments(ctx, "cam1", from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int64
+	for _, st := range starts {
+		if st < from || st >= to {
+			want = append(want, st)
+		}
+	}
+	if n != len(starts)-len(want) {
+		t.Fatalf("deleted %d, want %d", n, len(starts)-len(want))
+	}
+	// A replacement that overlaps where two deleted segments were.
+	if _, err := s.WriteSegment(ctx, "cam1", media.Segment{Start: from + 5000, Duration: 10000, InitHash: h, Data: segData(1, 300)}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, from+5000)
+	slices.Sort(want)
+	check := func(s *Store, when string) {
+		t.Helper()
+		got := allSegments(t, s, "cam1")
+		var starts []int64
+		for _, g := range got {
+			starts = append(starts, g.Start)
+		}
+		if !slices.Equal(starts, want) {
+			t.Fatalf("%s: %d segments %v..., want %d", when, len(starts), starts[:min(3, len(starts))], len(want))
+		}
+		checkSegments(t, s, "cam1", got)
+		rs, _ := s.Ranges(ctx, "cam1", 0, maxStart)
+		if len(rs) != 3 {
+			t.Fatalf("%s: ranges %v, want 3", when, rs)
+		}
+	}
+	check(s, "after delete")
+	s.Close()
+	s2 := newStore(t)
+	open(t, s2, root, "cam1")
+	check(s2, "reopened")
+	// Appending after the newest still works.
+	write(t, s2, "cam1", starts[len(starts)-1]+10000, 10000, h)
+}
