@@ -112,10 +112,11 @@ type DVR struct {
 	Depth Duration `toml:"depth"`
 	// MaxSize bounds the archive's bytes; 0 means no size limit.
 	MaxSize Size `toml:"max_size"`
-	// Replicate copies the archive of the stream's one m4f:// input (or of
-	// the [[node.source]]) over [now - depth, now], newest first, and keeps
-	// it complete while following live. It turns recording on. By default,
-	// false.
+	// Replicate copies the archive of the stream's first m4f:// input (or
+	// of the [[node.source]]) over [now - depth, now], newest first, and
+	// keeps it complete while following live; where both archives have
+	// video, the one of the earlier input wins. It turns recording on. By
+	// default, false.
 	Replicate bool `toml:"replicate"`
 	// ReplicationPort is the port of the source's replication_listen, on the
 	// source's host; only with replicate. By default, 0: the source's listen.

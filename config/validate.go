@@ -426,25 +426,22 @@ func (d *decoder) validateDVR(v *DVR, path []string, label string) {
 }
 
 // validateStreamReplication checks replicate on a [[node.stream]]: it
-// copies from the stream's one m4f:// input. A stream with several inputs
-// that replicates would be cross-replication, which is not built.
+// copies from the stream's first m4f:// input, so the stream needs one.
 func (d *decoder) validateStreamReplication(t *Topology, s *Stream, path []string, label string) {
 	if s.DVR == nil || !s.DVR.Replicate || len(s.Inputs) == 0 {
 		return // a stream without inputs takes its settings to a source block's stream
 	}
-	if len(s.Inputs) > 1 {
-		d.errorf(sub(path, "replicate"), "%s: dvr: replicate needs exactly one input, an m4f:// one: replicating a stream with several inputs (cross-replication) is not built yet", label)
-		return
+	for _, raw := range s.Inputs {
+		in, err := ParseInput(raw)
+		if err != nil {
+			return
+		}
+		if in.Scheme == SchemeM4F {
+			d.checkReplicationPort(t, s.DVR, t.resolveInput(in), path, label)
+			return
+		}
 	}
-	in, err := ParseInput(s.Inputs[0])
-	if err != nil {
-		return
-	}
-	if in.Scheme != SchemeM4F {
-		d.errorf(sub(path, "replicate"), "%s: dvr: replicate needs an m4f:// input to copy from, not %s", label, in.Scheme)
-		return
-	}
-	d.checkReplicationPort(t, s.DVR, t.resolveInput(in), path, label)
+	d.errorf(sub(path, "replicate"), "%s: dvr: replicate needs an m4f:// input to copy from", label)
 }
 
 // checkReplicationPort checks that a replication_port that points at a

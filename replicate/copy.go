@@ -162,3 +162,56 @@ func (j *Job) ensureInit(ctx context.Context, st sdk.Store, hash string) error {
 	j.inits[hash] = true
 	return nil
 }
+
+// replaceAll stores the source's segments that replace overlapping local
+// ones, one at a time (two may overlap the same local segment): it fetches
+// and verifies the source's segment, deletes the local ones, then stores
+// it. A crash in between leaves a hole that the next pass fills. It
+// returns how many it stored.
+func (j *Job) replaceAll(ctx context.Context, replace []replacement) (int, error) {
+	done := 0
+	for _, r := range replace {
+		if err := j.wait(ctx, r.seg.Size); err != nil {
+			return done, err
+		}
+		err := j.replace(ctx, r)
+		if err != nil {
+			if ctx.Err() != nil {
+				return done, ctx.Err()
+			}
+			if errors.Is(err, errStore) {
+				return done, err
+			}
+			j.fail(err)
+			continue
+		}
+		done++
+		j.progress(r.seg)
+	}
+	return done, nil
+}
+
+func (j *Job) replace(ctx context.Context, r replacement) error {
+	data, err := j.fetch(ctx, r.seg)
+	if err != nil {
+		return err
+	}
+	st, err := j.store(ctx)
+	if err != nil {
+		return err
+	}
+	del, ok := st.(sdk.SegmentDeleter)
+	if !ok {
+		return fmt.Errorf("replicate: %w: the store cannot delete segments, so segment %d cannot replace local ones", errStore, r.seg.Start)
+	}
+	for _, start := range r.local {
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		_, err := del.DeleteSegments(cctx, j.cfg.Stream, start, start+1)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("replicate: %w: delete local segment %d for %d: %v", errStore, start, r.seg.Start, err)
+		}
+	}
+	j.log.Debug("replacing local segments with the source's", "start", r.seg.Start, "local", r.local)
+	return j.put(ctx, r.seg, data)
+}

@@ -75,6 +75,12 @@ type Config struct {
 	SegmentDuration time.Duration
 	// Speed caps the segment bytes copied per second; 0 is unlimited.
 	Speed int64
+	// SourceWins: where a source segment overlaps different local ones, the
+	// source's replaces them (the source is the stream's first input, so
+	// its archive wins, seed 000). Otherwise such segments are left alone
+	// and counted as conflicts. Needs a store that implements
+	// sdk.SegmentDeleter. By default, false.
+	SourceWins bool
 	// FullScan: see DefaultFullScan. By default, DefaultFullScan.
 	FullScan time.Duration
 	// Logger by default is slog.Default().
@@ -302,7 +308,7 @@ func (j *Job) pass(ctx context.Context, full bool) (int, error) {
 	if !full {
 		from = max(from, now.Add(-RecentWindow).UnixMilli())
 	}
-	missing, conflicts, err := j.compare(ctx, from, to)
+	missing, replace, conflicts, err := j.compare(ctx, from, to)
 	if err != nil {
 		return 0, err
 	}
@@ -310,23 +316,32 @@ func (j *Job) pass(ctx context.Context, full bool) (int, error) {
 	for _, s := range missing {
 		secs += float64(s.Duration) / 1000
 	}
+	for _, r := range replace {
+		secs += float64(r.seg.Duration) / 1000
+	}
+	todo := len(missing) + len(replace)
 	j.mu.Lock()
-	j.st.SegmentsMissing, j.st.SecondsMissing, j.st.Conflicts = int64(len(missing)), secs, int64(conflicts)
-	if len(missing) > 0 {
+	j.st.SegmentsMissing, j.st.SecondsMissing, j.st.Conflicts = int64(todo), secs, int64(conflicts)
+	if todo > 0 {
 		j.st.CaughtUp = false
 	}
 	j.mu.Unlock()
-	j.m.setMissing(j.cfg.Stream, len(missing), secs)
-	if len(missing) > 0 {
-		j.log.Info("replication found missing segments", "segments", len(missing), "seconds", secs, "full", full, "conflicts", conflicts)
+	j.m.setMissing(j.cfg.Stream, todo, secs)
+	if todo > 0 {
+		j.log.Info("replication found missing segments", "segments", len(missing), "replace", len(replace), "seconds", secs, "full", full, "conflicts", conflicts)
 	}
 	copied, err := j.copyAll(ctx, missing)
 	if err != nil {
 		return copied, err
 	}
+	replaced, err := j.replaceAll(ctx, replace)
+	copied += replaced
+	if err != nil {
+		return copied, err
+	}
 	j.mu.Lock()
 	j.st.LastPass = j.cfg.Now()
-	if full && len(missing) == 0 {
+	if full && todo == 0 {
 		j.st.CaughtUp = true
 	}
 	j.mu.Unlock()
@@ -334,15 +349,14 @@ func (j *Job) pass(ctx context.Context, full bool) (int, error) {
 }
 
 // compare lists both archives over [from, to) and returns the source's
-// segments that have no local segment at their place, newest first, and
-// how many overlap a different local segment.
-func (j *Job) compare(ctx context.Context, from, to int64) ([]sdk.SegmentInfo, int, error) {
+// segments that have no local segment at their place, newest first; with
+// SourceWins, the source's segments that overlap different local ones,
+// newest first; without, how many those are.
+func (j *Job) compare(ctx context.Context, from, to int64) (missing []sdk.SegmentInfo, replace []replacement, conflicts int, err error) {
 	st, err := j.store(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
-	var missing []sdk.SegmentInfo
-	conflicts := 0
 	chunk := listChunk.Milliseconds()
 	// Newest chunk first; a local segment may start up to an hour before
 	// the chunk and overlap it.
@@ -355,7 +369,7 @@ func (j *Job) compare(ctx context.Context, from, to int64) ([]sdk.SegmentInfo, i
 			if errors.Is(err, sdk.ErrNotFound) {
 				remote = nil
 			} else {
-				return nil, 0, fmt.Errorf("replicate: list source segments: %w", err)
+				return nil, nil, 0, fmt.Errorf("replicate: list source segments: %w", err)
 			}
 		}
 		if len(remote) == 0 {
@@ -365,7 +379,7 @@ func (j *Job) compare(ctx context.Context, from, to int64) ([]sdk.SegmentInfo, i
 		local, err := st.Segments(cctx, j.cfg.Stream, lo-time.Hour.Milliseconds(), hi+time.Hour.Milliseconds())
 		cancel()
 		if err != nil && !errors.Is(err, sdk.ErrNotFound) {
-			return nil, 0, fmt.Errorf("replicate: list local segments: %w: %v", errStore, err)
+			return nil, nil, 0, fmt.Errorf("replicate: list local segments: %w: %v", errStore, err)
 		}
 		k := 0
 		for _, r := range remote {
@@ -376,14 +390,30 @@ func (j *Job) compare(ctx context.Context, from, to int64) ([]sdk.SegmentInfo, i
 			case k < len(local) && local[k].Start == r.Start && local[k].Checksum == r.Checksum && local[k].Duration == r.Duration:
 				// Already here.
 			case k < len(local) && local[k].Start < r.End():
-				conflicts++
+				if !j.cfg.SourceWins {
+					conflicts++
+					continue
+				}
+				rp := replacement{seg: r}
+				for m := k; m < len(local) && local[m].Start < r.End(); m++ {
+					rp.local = append(rp.local, local[m].Start)
+				}
+				replace = append(replace, rp)
 			default:
 				missing = append(missing, r)
 			}
 		}
 	}
 	slices.SortFunc(missing, func(a, b sdk.SegmentInfo) int { return cmpInt(b.Start, a.Start) })
-	return missing, conflicts, nil
+	slices.SortFunc(replace, func(a, b replacement) int { return cmpInt(b.seg.Start, a.seg.Start) })
+	return missing, replace, conflicts, nil
+}
+
+// replacement is a source segment that replaces the local segments (by
+// start) that overlap it (Config.SourceWins).
+type replacement struct {
+	seg   sdk.SegmentInfo
+	local []int64
 }
 
 func cmpInt(a, b int64) int {

@@ -250,3 +250,78 @@ func TestNewRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceWins builds the seam of a cross-replication recovery: the
+// local archive recorded [t0+20 s, t0+50 s) itself with 3 s segments that
+// do not line up with the source's 2 s ones. With SourceWins the local
+// segments that overlap the source's are replaced; without, they stay and
+// only what overlaps nothing is copied.
+func TestSourceWins(t *testing.T) {
+	for _, wins := range []bool{true, false} {
+		t.Run(map[bool]string{true: "source wins", false: "local wins"}[wins], func(t *testing.T) {
+			src := newArchive(t, 20) // 2 s segments from t0, a 7 s gap after the tenth
+			local := emptyStore(t)
+			own := media.Init{Hash: media.InitHash([]byte("own init")), Data: []byte("own init")}
+			if err := local.WriteInit(ctx, "cam", own); err != nil {
+				t.Fatal(err)
+			}
+			var ownStarts []int64
+			for s := t0 + 20_000 + 500; s < t0+50_000; s += 3000 {
+				if _, err := local.Store.WriteSegment(ctx, "cam", media.Segment{Start: s, Duration: 3000, InitHash: own.Hash, Data: []byte{byte(s)}}); err != nil {
+					t.Fatal(err)
+				}
+				ownStarts = append(ownStarts, s)
+			}
+			now := time.UnixMilli(t0 + 200_000)
+			job, err := New(Config{
+				Stream: "cam", Source: storeSource{st: src, stream: "cam", corrupt: -1},
+				Store:           func(context.Context) (sdk.Store, error) { return local, nil },
+				SegmentDuration: 10 * time.Millisecond, Now: func() time.Time { return now }, SourceWins: wins,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer job.Close()
+			waitFor(t, "caught up", func() bool { return job.Status().CaughtUp })
+			srcSegs, _ := src.Segments(ctx, "cam", 0, 1<<62)
+			got, _ := local.Segments(ctx, "cam", 0, 1<<62)
+			overlaps := func(a, b sdk.SegmentInfo) bool { return a.Start < b.End() && b.Start < a.End() }
+			// Expected, from the two archives as they were: the winner's
+			// segments, and the loser's that overlap none of the winner's.
+			ownSegs := make([]sdk.SegmentInfo, len(ownStarts))
+			for i, s := range ownStarts {
+				ownSegs[i] = sdk.SegmentInfo{Start: s, Duration: 3000}
+			}
+			winner, loser := srcSegs, ownSegs
+			if !wins {
+				winner, loser = ownSegs, srcSegs
+			}
+			want := map[int64]bool{}
+			for _, w := range winner {
+				want[w.Start] = true
+			}
+			for _, l := range loser {
+				free := true
+				for _, w := range winner {
+					if overlaps(l, w) {
+						free = false
+					}
+				}
+				if free {
+					want[l.Start] = true
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d local segments, want %d", len(got), len(want))
+			}
+			for _, g := range got {
+				if !want[g.Start] {
+					t.Fatalf("local segment %d should not be there", g.Start)
+				}
+			}
+			if wins && job.Status().Conflicts != 0 || !wins && job.Status().Conflicts == 0 {
+				t.Fatalf("conflicts %d", job.Status().Conflicts)
+			}
+		})
+	}
+}

@@ -41,7 +41,7 @@ func newReplications(self string, store func(context.Context) (sdk.Store, error)
 }
 
 // start is node.Config.Replicate: it starts the job of s, copying from its
-// one m4f:// input (for a source block's stream, the source) at the
+// first m4f:// input (for a source block's stream, the source) at the
 // source's replication_listen when replication_port is set.
 func (r *replications) start(s *node.Stream) func() {
 	remotes := s.RemoteInputs()
@@ -73,6 +73,11 @@ func (r *replications) start(s *node.Stream) func() {
 		Depth:           time.Duration(d.Depth),
 		SegmentDuration: time.Duration(s.Config().SegmentDuration),
 		Speed:           int64(d.ReplicationSpeed),
+		// Seed 000: where both archives have video, the earlier input's
+		// wins. When the source is the first input its segments replace
+		// local ones; otherwise (an own capture comes first) they only
+		// fill holes.
+		SourceWins: in.Index == 0,
 		Logger:          r.log.With("component", "replication"),
 		Metrics:         r.metrics,
 	})
