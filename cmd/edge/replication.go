@@ -78,8 +78,8 @@ func (r *replications) start(s *node.Stream) func() {
 		// local ones; otherwise (an own capture comes first) they only
 		// fill holes.
 		SourceWins: in.Index == 0,
-		Logger:          r.log.With("component", "replication"),
-		Metrics:         r.metrics,
+		Logger:     r.log.With("component", "replication"),
+		Metrics:    r.metrics,
 	})
 	if err != nil {
 		r.log.Error("replication not started", "stream", s.Name(), "error", err)
