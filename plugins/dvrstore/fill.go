@@ -15,14 +15,25 @@ import (
 
 // fillHole stores a segment that starts before the end of the newest one:
 // replication copies older archive in, newest first. It must overlap no
-// stored segment. The file is written as a live segment is (temp file
-// tmp, already synced; rename, directory fsync), then its line is appended to its hour's
-// index, out of order (parseIndex sorts), so after a crash the segment is
-// wholly visible or not at all (a file whose line was lost is either added
-// back by the reconciliation of the newest and oldest hours at open, or
-// invisible and overwritten when it is copied again). A segment that
-// retention would drop at once is refused. The caller holds writeMu.
+// stored segment and no segment being filled. The file is written as a
+// live segment is (the temp file tmp, already synced; rename, directory
+// fsync), then its line is appended to its hour's index, out of order
+// (parseIndex sorts), so after a crash the segment is wholly visible or not
+// at all (a file whose line was lost is either added back by the
+// reconciliation of the newest and oldest hours at open, or invisible and
+// overwritten when it is copied again). A segment that retention would
+// drop at once is refused.
+//
+// The caller holds writeMu; fillHole releases it. The rename and the
+// directory fsync run without it, so concurrent fills share the disk's
+// flushes; the segment is reserved in pending meanwhile.
 func (st *stream) fillHole(seg media.Segment, tmp string, now time.Time) (info sdk.SegmentInfo, err error) {
+	locked := true
+	defer func() {
+		if locked {
+			st.writeMu.Unlock()
+		}
+	}()
 	placed := false // commitTemp renames or removes tmp
 	defer func() {
 		if !placed {
@@ -34,47 +45,77 @@ func (st *stream) fillHole(seg media.Segment, tmp string, now time.Time) (info s
 	}
 	e := segEntry{start: seg.Start, dur: seg.Duration, size: int64(len(seg.Data)), hash: seg.InitHash, sum: crc32.Checksum(seg.Data, castagnoli)}
 	key := hourOf(seg.Start)
-
-	st.mu.RLock()
-	i := st.findHour(key)
-	var h *hourState
-	if i < len(st.hours) && st.hours[i].key == key {
-		h = st.hours[i]
+	if err := st.checkFree(e); err != nil {
+		return sdk.SegmentInfo{}, err
 	}
-	// The neighbours that could overlap: the hour before (a segment that
-	// crosses the hour boundary), this hour, and the hour after.
-	var around []*hourState
-	for j := max(i-1, 0); j < len(st.hours) && j <= i+1; j++ {
-		around = append(around, st.hours[j])
-	}
-	var segs []segEntry
-	for _, a := range around {
-		as, err := st.segsOf(a)
-		if err != nil {
-			st.mu.RUnlock()
-			return sdk.SegmentInfo{}, err
-		}
-		for _, x := range as {
-			if x.start < e.end() && x.end() > e.start {
-				st.mu.RUnlock()
-				return sdk.SegmentInfo{}, fmt.Errorf("overlaps the stored segment %d (%d ms)", x.start, x.dur)
-			}
-		}
-		if a == h {
-			segs = as
-		}
-	}
-	st.mu.RUnlock()
-
 	dir, err := st.makeHourDir(key)
 	if err != nil {
 		return sdk.SegmentInfo{}, err
 	}
 	path := filepath.Join(dir, segmentName(e.start, e.dur, e.hash))
+	st.pending = append(st.pending, e)
+	st.writeMu.Unlock()
+	locked = false
+
 	placed = true
-	if err := commitTemp(tmp, path, !st.noSync); err != nil {
+	err = commitTemp(tmp, path, !st.noSync)
+
+	st.writeMu.Lock()
+	locked = true
+	if i := slices.Index(st.pending, e); i >= 0 {
+		st.pending = slices.Delete(st.pending, i, i+1)
+	}
+	if err != nil {
 		return sdk.SegmentInfo{}, err
 	}
+	if st.closed {
+		return sdk.SegmentInfo{}, fmt.Errorf("stream is closed")
+	}
+	return st.indexFilled(key, e, path)
+}
+
+// checkFree returns an error when e overlaps a stored segment (of its hour
+// or the hours on either side) or one being filled (writeMu held).
+func (st *stream) checkFree(e segEntry) error {
+	for _, p := range st.pending {
+		if p.start < e.end() && p.end() > e.start {
+			return fmt.Errorf("overlaps the segment %d (%d ms) being stored", p.start, p.dur)
+		}
+	}
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	i := st.findHour(hourOf(e.start))
+	for j := max(i-1, 0); j < len(st.hours) && j <= i+1; j++ {
+		segs, err := st.segsOf(st.hours[j])
+		if err != nil {
+			return err
+		}
+		for _, x := range segs {
+			if x.start < e.end() && x.end() > e.start {
+				return fmt.Errorf("overlaps the stored segment %d (%d ms)", x.start, x.dur)
+			}
+		}
+	}
+	return nil
+}
+
+// indexFilled makes a filled segment, whose file is in place, visible: its
+// index line, then memory (writeMu held).
+func (st *stream) indexFilled(key int64, e segEntry, path string) (sdk.SegmentInfo, error) {
+	st.mu.RLock()
+	var h *hourState
+	if i := st.findHour(key); i < len(st.hours) && st.hours[i].key == key {
+		h = st.hours[i]
+	}
+	var segs []segEntry
+	if h != nil {
+		var err error
+		if segs, err = st.segsOf(h); err != nil {
+			st.mu.RUnlock()
+			return sdk.SegmentInfo{}, err
+		}
+	}
+	st.mu.RUnlock()
 	merged := make([]segEntry, 0, len(segs)+1)
 	merged = append(merged, segs...)
 	k := sort.Search(len(merged), func(j int) bool { return merged[j].start > e.start })

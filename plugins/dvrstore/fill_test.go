@@ -3,6 +3,8 @@ package dvrstore
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/edgedvr/edge/media"
@@ -152,4 +154,54 @@ func TestDeleteSegments(t *testing.T) {
 	check(s2, "reopened")
 	// Appending after the newest still works.
 	write(t, s2, "cam1", starts[len(starts)-1]+10000, 10000, h)
+}
+
+// TestFillHolesConcurrently fills holes from eight writers at once, each
+// segment offered by two of them (one must be refused), alongside live
+// appends, and checks the archive is exactly the segments once each.
+func TestFillHolesConcurrently(t *testing.T) {
+	h := testInit(t, 1).Hash
+	s := newStore(t)
+	open(t, s, t.TempDir(), "cam1")
+	const n = 400
+	newest := t0 + n*3000
+	write(t, s, "cam1", newest, 3000, h)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stored := map[int64]int{}
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 5))
+			for _, i := range r.Perm(n) {
+				if i%4 != w%4 {
+					continue
+				}
+				start := t0 + int64(i)*3000
+				if _, err := s.WriteSegment(ctx, "cam1", media.Segment{Start: start, Duration: 3000, InitHash: h, Data: segData(start, 200)}); err == nil {
+					mu.Lock()
+					stored[start]++
+					mu.Unlock()
+				} else if !strings.Contains(err.Error(), "overlaps") {
+					t.Errorf("fill %d: %v", start, err)
+				}
+			}
+		}()
+	}
+	// Live recording goes on meanwhile.
+	for i := 1; i <= 20; i++ {
+		write(t, s, "cam1", newest+int64(i)*3000, 3000, h)
+	}
+	wg.Wait()
+	got := allSegments(t, s, "cam1")
+	if len(got) != n+21 {
+		t.Fatalf("%d segments, want %d", len(got), n+21)
+	}
+	for start, k := range stored {
+		if k != 1 {
+			t.Fatalf("segment %d stored %d times", start, k)
+		}
+	}
+	checkSegments(t, s, "cam1", got)
 }

@@ -51,19 +51,26 @@ func (st *stream) writeSegment(seg media.Segment, now time.Time) (sdk.SegmentInf
 		}
 	}()
 	st.writeMu.Lock()
-	defer st.writeMu.Unlock()
 	if st.closed {
+		st.writeMu.Unlock()
 		return fail("stream is closed")
 	}
 	// Only the writer changes lastEnd, and it holds writeMu.
 	if st.hasLast && seg.Start < st.lastEnd {
-		// A segment older than the newest one fills a hole (replication).
+		// A segment older than the newest one fills a hole (replication);
+		// fillHole releases writeMu.
 		placed = true
 		info, err := st.fillHole(seg, tmp, now)
 		if err != nil {
 			return fail("%v", err)
 		}
 		return info, nil
+	}
+	defer st.writeMu.Unlock()
+	for _, p := range st.pending {
+		if p.start < seg.Start+seg.Duration && p.end() > seg.Start {
+			return fail("overlaps the segment %d (%d ms) being stored", p.start, p.dur)
+		}
 	}
 	key := hourOf(seg.Start)
 	st.mu.RLock()
