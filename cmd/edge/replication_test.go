@@ -192,8 +192,10 @@ func TestReplicationCatchUpAndSeparatePort(t *testing.T) {
 		return n
 	}
 	caught := check("identical archives after catch-up")
-	if caught < 30 {
-		t.Fatalf("only %d segments compared, want at least 30", caught)
+	// 30 s recorded at about 1 s per segment (keyframes set the real
+	// lengths): at least 25 must have been compared.
+	if caught < 25 {
+		t.Fatalf("only %d segments compared, want at least 25", caught)
 	}
 	// It keeps up live: 5 s later the sets still match, over more segments.
 	time.Sleep(5 * time.Second)
