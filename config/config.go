@@ -124,10 +124,19 @@ type DVR struct {
 	Depth Duration `toml:"depth"`
 	// MaxSize bounds the archive's bytes; 0 means no size limit.
 	MaxSize Size `toml:"max_size"`
-	// Replicate copies missing archive from the stream's m4f sources.
+	// Replicate copies the archive of the stream's first m4f:// input (or
+	// of the [[node.source]]) over [now - depth, now], newest first, and
+	// keeps it complete while following live; where both archives have
+	// video, the one of the earlier input wins. It turns recording on. By
+	// default, false.
 	Replicate bool `toml:"replicate"`
-	// ReplicationPort is the port of the source's replication_listen; 0 uses its listen.
+	// ReplicationPort is the port of the source's replication_listen, on the
+	// source's host; only with replicate. By default, 0: the source's listen.
 	ReplicationPort int `toml:"replication_port"`
+	// ReplicationSpeed caps the bytes per second replication copies for
+	// this stream (each stream of a source block has its own cap); only with
+	// replicate. By default, 0: unlimited.
+	ReplicationSpeed Size `toml:"replication_speed"`
 }
 
 // Cache is a disk segment cache for archive fetched from sources.

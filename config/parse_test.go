@@ -87,6 +87,40 @@ var parseCases = []struct {
   url = "m4f://a"
   cache = { root = "/c", max_size = -1 }
 `, []string{`t.toml:8: node.source.cache.max_size: negative size -1`}},
+	{"replicate from udp", okNode + `
+  [[node.stream]]
+  name = "s"
+  inputs = ["udp://:1234"]
+  dvr = { root = "/d", replicate = true }
+`, []string{`t.toml:9: node "a" stream "s": dvr: replicate needs an m4f:// input to copy from`}},
+	{"replication keys without replicate", okNode + `
+  [[node.stream]]
+  name = "s"
+  inputs = ["m4f://10.0.0.1:80/s"]
+  dvr = { root = "/d", replication_port = 8002, replication_speed = "1M" }
+`, []string{
+		`t.toml:9: node "a" stream "s": dvr: replication_port needs replicate = true`,
+		`t.toml:9: node "a" stream "s": dvr: replication_speed needs replicate = true`}},
+	{"replication port not the node's", okNode + "replication_listen = \"127.0.0.1:8002\"\n" + `
+[[node]]
+name = "b"
+listen = "127.0.0.1:8081"
+  [[node.stream]]
+  name = "s"
+  inputs = ["m4f://a/s"]
+  dvr = { root = "/d", replicate = true, replication_port = 8003 }
+  [[node.source]]
+  url = "m4f://a"
+  dvr = { root = "/e", replicate = true, replication_port = 8002 }
+`, []string{`t.toml:13: node "b" stream "s": dvr: replication_port 8003 is not the port of node "a"'s replication_listen 127.0.0.1:8002`}},
+	{"replication port without listener", okNode + `
+[[node]]
+name = "b"
+listen = "127.0.0.1:8081"
+  [[node.source]]
+  url = "m4f://a"
+  dvr = { root = "/e", replicate = true, replication_port = 8002 }
+`, []string{`t.toml:11: node "b" source: dvr: replication_port 8002: node "a" has no replication_listen`}},
 	{"duplicate node", okNode + "[[node]]\nname = \"a\"\nlisten = \"127.0.0.1:8081\"\n", []string{
 		`t.toml:6: node "a": duplicate node name (first at line 3)`}},
 	{"bad node name", "[[node]]\nname = \"a.b\"\nlisten = \"127.0.0.1:8080\"\n", []string{

@@ -388,6 +388,7 @@ func (d *decoder) validateStreams(t *Topology, label string, streams []*Stream, 
 			}
 		}
 		d.validateDVR(s.DVR, sub(sp, "dvr"), sl)
+		d.validateStreamReplication(t, s, sub(sp, "dvr"), sl)
 		d.validateCache(s.Cache, sub(sp, "cache"), sl)
 		if s.ClusterIngest != nil {
 			ip := sub(sp, "cluster_ingest")
@@ -453,6 +454,9 @@ func (d *decoder) validateSources(t *Topology, n *Node, np []string) {
 			d.errorf(sub(sp, "remote_dvr"), "%s: bad remote_dvr %q; want chain, nochain or none", sl, src.RemoteDVR)
 		}
 		d.validateDVR(src.DVR, sub(sp, "dvr"), sl)
+		if in, err := t.SourceInput(src.URL); err == nil {
+			d.checkReplicationPort(t, src.DVR, in, sub(sp, "dvr"), sl)
+		}
 		d.validateCache(src.Cache, sub(sp, "cache"), sl)
 	}
 }
@@ -466,6 +470,54 @@ func (d *decoder) validateDVR(v *DVR, path []string, label string) {
 	}
 	if v.ReplicationPort < 0 || v.ReplicationPort > 65535 {
 		d.errorf(sub(path, "replication_port"), "%s: dvr: replication_port %d is not 1 to 65535", label, v.ReplicationPort)
+	}
+	if v.ReplicationSpeed < 0 {
+		d.errorf(sub(path, "replication_speed"), "%s: dvr: replication_speed %d is negative", label, v.ReplicationSpeed)
+	}
+	if !v.Replicate {
+		for _, k := range []string{"replication_port", "replication_speed"} {
+			if definedZero(d, sub(path, k)) {
+				d.errorf(sub(path, k), "%s: dvr: %s needs replicate = true", label, k)
+			}
+		}
+	}
+}
+
+// validateStreamReplication checks replicate on a [[node.stream]]: it
+// copies from the stream's first m4f:// input, so the stream needs one.
+func (d *decoder) validateStreamReplication(t *Topology, s *Stream, path []string, label string) {
+	if s.DVR == nil || !s.DVR.Replicate || len(s.Inputs) == 0 {
+		return // a stream without inputs takes its settings to a source block's stream
+	}
+	for _, raw := range s.Inputs {
+		in, err := ParseInput(raw)
+		if err != nil {
+			return
+		}
+		if in.Scheme == SchemeM4F {
+			d.checkReplicationPort(t, s.DVR, t.resolveInput(in), path, label)
+			return
+		}
+	}
+	d.errorf(sub(path, "replicate"), "%s: dvr: replicate needs an m4f:// input to copy from", label)
+}
+
+// checkReplicationPort checks that a replication_port that points at a
+// node of this file is that node's replication_listen port.
+func (d *decoder) checkReplicationPort(t *Topology, v *DVR, in Input, path []string, label string) {
+	if v == nil || !v.Replicate || v.ReplicationPort == 0 {
+		return
+	}
+	n := t.NodeOf(in)
+	if n == nil {
+		return
+	}
+	if n.ReplicationListen == "" {
+		d.errorf(sub(path, "replication_port"), "%s: dvr: replication_port %d: node %q has no replication_listen", label, v.ReplicationPort, n.Name)
+		return
+	}
+	if _, port, err := net.SplitHostPort(n.ReplicationListen); err == nil && port != strconv.Itoa(v.ReplicationPort) {
+		d.errorf(sub(path, "replication_port"), "%s: dvr: replication_port %d is not the port of node %q's replication_listen %s", label, v.ReplicationPort, n.Name, n.ReplicationListen)
 	}
 }
 

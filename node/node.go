@@ -46,6 +46,11 @@ type Config struct {
 	// streams with the group: each runs only while the group places it
 	// here. Without it they run as any other stream.
 	Cluster *ClusterIngest
+	// Replicate starts the replication job of a stream that replicates
+	// (Stream.Replicates), once, when the stream first starts and its
+	// archive is open; the node calls the returned stop when the stream is
+	// removed or the node stops. nil: streams record but copy nothing.
+	Replicate func(s *Stream) (stop func())
 }
 
 // Node is one running node of a topology.
@@ -309,6 +314,9 @@ func (n *Node) startStream(s *Stream) bool {
 	if s.rec != nil && !s.recStarted {
 		s.recStarted = true
 		go s.rec.run(context.WithoutCancel(n.ctx))
+		if s.Replicates() && n.cfg.Replicate != nil {
+			s.replStop = n.cfg.Replicate(s)
+		}
 	}
 	ctx, cancel := context.WithCancel(n.ctx)
 	s.running, s.stopRun, s.runDone = true, cancel, make(chan struct{})
@@ -343,6 +351,13 @@ func (n *Node) removeStream(name string) {
 		stop()
 		<-done
 	}
+	s.runMu.Lock()
+	replStop := s.replStop
+	s.replStop = nil
+	s.runMu.Unlock()
+	if replStop != nil {
+		replStop()
+	}
 	if s.rec != nil && s.recStarted {
 		s.rec.close()
 	}
@@ -357,6 +372,15 @@ func (n *Node) Stop(ctx context.Context) error {
 	n.cancel()
 	done := make(chan struct{})
 	go func() {
+		for _, s := range n.all() {
+			s.runMu.Lock()
+			replStop := s.replStop
+			s.replStop = nil
+			s.runMu.Unlock()
+			if replStop != nil {
+				replStop()
+			}
+		}
 		n.wg.Wait()
 		for _, s := range n.all() {
 			if s.rec != nil && s.recStarted {

@@ -81,6 +81,7 @@ type Stream struct {
 	stopRun    context.CancelFunc
 	runDone    chan struct{}
 	recStarted bool
+	replStop   func() // stops the replication job; nil when none runs
 }
 
 // run is the stream's single event loop: every decision about inputs and
@@ -327,6 +328,10 @@ func (s *Stream) Live() *cache.Live { return s.live }
 
 // Records reports whether the stream records into the archive.
 func (s *Stream) Records() bool { return s.rec != nil }
+
+// Replicates reports whether the stream records and copies its source's
+// archive (dvr replicate).
+func (s *Stream) Replicates() bool { return s.rec != nil && s.cfg.DVR != nil && s.cfg.DVR.Replicate }
 
 // InputStatus is the state of one input.
 type InputStatus struct {

@@ -20,6 +20,8 @@ type streamJSON struct {
 	LastFrameAgeMs *int64          `json:"last_frame_age_ms"`
 	LiveWindow     *liveWindowJSON `json:"live_window,omitempty"`
 	Archive        *archiveJSON    `json:"archive,omitempty"`
+	// Replication is present for a stream that replicates (dvr replicate).
+	Replication *ReplicationStatus `json:"replication,omitempty"`
 }
 
 type liveWindowJSON struct {
@@ -71,6 +73,9 @@ func (s *Server) streamInfo(st Stream) streamJSON {
 			}
 		}
 		j.Archive = a
+	}
+	if r, ok := st.(Replicator); ok {
+		j.Replication = r.Replication()
 	}
 	return j
 }

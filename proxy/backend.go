@@ -56,6 +56,38 @@ type Watcher interface {
 	Watch(ctx context.Context)
 }
 
+// Replicator is an optional interface of a Stream: a stream that
+// replicates its source's archive reports the job's progress, which
+// /api/v1/streams shows as "replication". Replication returns nil when
+// the stream does not replicate.
+type Replicator interface {
+	Replication() *ReplicationStatus
+}
+
+// ReplicationStatus is the progress of a stream's replication job, as
+// /api/v1/streams shows it.
+type ReplicationStatus struct {
+	// Source is where the job copies from (host:port).
+	Source string `json:"source"`
+	// SegmentsCopied and BytesCopied count what the job stored since the node started.
+	SegmentsCopied int64 `json:"segments_copied"`
+	BytesCopied    int64 `json:"bytes_copied"`
+	// SegmentsMissing and SecondsMissing are what is still missing here.
+	SegmentsMissing int64   `json:"segments_missing"`
+	SecondsMissing  float64 `json:"seconds_missing"`
+	// Conflicts counts source segments that overlap a different local segment.
+	Conflicts int64 `json:"conflicts"`
+	// Rate is the copy rate in bytes per second.
+	Rate int64 `json:"rate"`
+	// ETASeconds estimates the time to copy what is missing; 0 when unknown or nothing is missing.
+	ETASeconds int64 `json:"eta_seconds"`
+	// CaughtUp is true once a full comparison found nothing missing.
+	CaughtUp bool `json:"caught_up"`
+	// LastError is the last failure, "" when none; LastErrorAt its UTC Unix seconds.
+	LastError   string `json:"last_error,omitempty"`
+	LastErrorAt int64  `json:"last_error_at,omitempty"`
+}
+
 // watch calls st's Watch when it has one.
 func watch(ctx context.Context, st Stream) {
 	if w, ok := st.(Watcher); ok {

@@ -34,16 +34,26 @@ func isM4F(ctx *fasthttp.RequestCtx) bool {
 type m4fCall struct {
 	route m4f.Route
 	node  string // the calling node, once verified
+	// archiveOnly: the call came in on the replication listener, which
+	// answers the archive endpoints only.
+	archiveOnly bool
 }
 
 // handleM4F answers one /m4f/ call.
 func (s *Server) handleM4F(ctx *fasthttp.RequestCtx) {
-	var call m4fCall
+	s.handleM4FCall(ctx, false)
+}
+
+func (s *Server) handleM4FCall(ctx *fasthttp.RequestCtx, archiveOnly bool) {
+	call := m4fCall{archiveOnly: archiveOnly}
 	err := s.dispatchM4F(ctx, &call)
 	if err != nil {
 		s.writeM4FError(ctx, call, err)
 	}
 	s.m4fm.observe(call.route.Endpoint.String(), ctx.Response.StatusCode())
+	if archiveOnly {
+		s.m4fm.replication.WithLabelValues(call.route.Endpoint.String(), strconv.Itoa(ctx.Response.StatusCode())).Inc()
+	}
 }
 
 // m4fHeader returns a request header's value, "" when absent.
@@ -87,6 +97,9 @@ func (s *Server) dispatchM4F(ctx *fasthttp.RequestCtx, call *m4fCall) error {
 		return badRequest(err.Error())
 	}
 	rt := call.route
+	if call.archiveOnly && (rt.Endpoint == m4f.EndpointStreams || rt.Endpoint == m4f.EndpointLive) {
+		return notFound("m4f: this is a replication listener: it answers archive calls only")
+	}
 	if rt.Endpoint == m4f.EndpointStreams {
 		return s.serveM4FStreams(ctx)
 	}

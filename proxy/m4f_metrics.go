@@ -18,6 +18,7 @@ type m4fMetrics struct {
 	frames       *prometheus.CounterVec // by frame type
 	bytes        prometheus.Counter
 	skipped      prometheus.Counter
+	replication  *prometheus.CounterVec // by endpoint and code, on the replication listener only
 }
 
 func newM4FMetrics(reg prometheus.Registerer) *m4fMetrics {
@@ -46,8 +47,12 @@ func newM4FMetrics(reg prometheus.Registerer) *m4fMetrics {
 			Namespace: "edge", Subsystem: "m4f", Name: "skipped_segments_total",
 			Help: "Segments a slow live M4F client never got: they left the live window before it read them.",
 		}),
+		replication: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "edge", Subsystem: "m4f", Name: "replication_requests_total",
+			Help: "M4F calls answered on the replication listener (replication_listen), by endpoint and status code; requests_total counts them too.",
+		}, []string{"endpoint", "code"}),
 	}
-	reg.MustRegister(m.authFailures, m.requests, m.liveClients, m.frames, m.bytes, m.skipped)
+	reg.MustRegister(m.authFailures, m.requests, m.liveClients, m.frames, m.bytes, m.skipped, m.replication)
 	return m
 }
 

@@ -91,6 +91,9 @@ type Server struct {
 
 	base   context.Context
 	cancel context.CancelFunc
+
+	replMu sync.Mutex
+	repl   []*fasthttp.Server // replication listeners (ServeReplication); guarded by replMu
 }
 
 // New returns a Server with cfg's defaults filled in.
@@ -172,7 +175,10 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops accepting connections, cancels the archive calls of
 // requests in flight and waits for them to finish, or for ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.replMu.Lock()
 	s.cancel()
+	s.replMu.Unlock()
+	s.shutdownReplication(ctx)
 	return s.srv.ShutdownWithContext(ctx)
 }
 

@@ -94,7 +94,7 @@ func fromStatus(ctx context.Context, op string, err error) (error, bool) {
 	case codes.DeadlineExceeded:
 		kind = context.DeadlineExceeded
 	case codes.Unimplemented:
-		return &remoteError{msg: fmt.Sprintf("%s: the plugin does not implement this call (%s)", op, st.Message())}, false
+		return &remoteError{msg: fmt.Sprintf("%s: the plugin does not implement this call (%s)", op, st.Message()), kind: ErrUnsupported}, false
 	}
 	return &remoteError{msg: op + ": " + st.Message(), kind: kind}, false
 }

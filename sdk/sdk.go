@@ -112,8 +112,12 @@ type Store interface {
 	// WriteInit stores an init segment; storing one that exists is a no-op.
 	WriteInit(ctx context.Context, stream string, init media.Init) error
 	// WriteSegment stores a media segment atomically: after a crash it is
-	// either wholly visible or not at all. Its start must be after the end of
-	// the stream's last segment.
+	// either wholly visible or not at all. It must overlap no stored segment
+	// of the stream. Live recording appends after the newest segment;
+	// replication fills holes before it, newest first. A store that cannot
+	// fill holes refuses a segment that starts before the end of the newest
+	// one with an error (replication then stalls with that error, recording
+	// works).
 	WriteSegment(ctx context.Context, stream string, seg media.Segment) (SegmentInfo, error)
 	// Ranges returns the recorded stretches that overlap [from, to), clipped
 	// to whole segments, in order. Segments that touch (within a small
@@ -128,3 +132,20 @@ type Store interface {
 	// Streams lists the streams that have an archive.
 	Streams(ctx context.Context) ([]string, error)
 }
+
+// SegmentDeleter is an optional interface of a Store, found by type
+// assertion (over the plugin boundary, a store that lacks it answers
+// ErrUnsupported). Replication calls DeleteSegments when the source's
+// archive wins over local segments that overlap one of its segments (the
+// seams of cross-replication), right before it writes the source's
+// segment. Retention does not use it.
+type SegmentDeleter interface {
+	// DeleteSegments removes the stream's segments whose start is in
+	// [from, to), and returns how many it removed. After a crash each one
+	// is wholly there or wholly gone.
+	DeleteSegments(ctx context.Context, stream string, from, to int64) (int, error)
+}
+
+// ErrUnsupported is returned (wrapped) by optional calls that a plugin does
+// not implement.
+var ErrUnsupported = errors.New("not supported by the plugin")

@@ -148,6 +148,20 @@ func (c *StoreClient) ReadSegment(ctx context.Context, stream string, start int6
 	return resp.GetData(), nil
 }
 
+var _ SegmentDeleter = (*StoreClient)(nil)
+
+// DeleteSegments implements SegmentDeleter; a plugin that does not answers
+// an error wrapping ErrUnsupported.
+func (c *StoreClient) DeleteSegments(ctx context.Context, stream string, from, to int64) (int, error) {
+	ctx, cancel := callContext(ctx)
+	defer cancel()
+	resp, err := c.rpc.DeleteSegments(ctx, &pb.SpanRequest{Stream: stream, From: from, To: to})
+	if err != nil {
+		return 0, c.fail(ctx, "delete segments "+stream, err)
+	}
+	return int(resp.GetDeleted()), nil
+}
+
 // Streams implements Store.
 func (c *StoreClient) Streams(ctx context.Context) ([]string, error) {
 	ctx, cancel := callContext(ctx)
@@ -251,6 +265,18 @@ func (s *storeServer) ReadSegment(ctx context.Context, req *pb.ReadSegmentReques
 		return nil, toStatus(err)
 	}
 	return &pb.ReadSegmentResponse{Data: data}, nil
+}
+
+func (s *storeServer) DeleteSegments(ctx context.Context, req *pb.SpanRequest) (*pb.DeleteSegmentsResponse, error) {
+	d, ok := s.impl.(SegmentDeleter)
+	if !ok {
+		return s.UnimplementedStoreServer.DeleteSegments(ctx, req)
+	}
+	n, err := d.DeleteSegments(ctx, req.GetStream(), req.GetFrom(), req.GetTo())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.DeleteSegmentsResponse{Deleted: int64(n)}, nil
 }
 
 func (s *storeServer) Streams(ctx context.Context, _ *pb.Empty) (*pb.StreamsResponse, error) {

@@ -16,11 +16,13 @@ import (
 type backend struct {
 	n        *node.Node
 	archives *archives
+	repls    *replications
 }
 
 var (
-	_ proxy.Backend = backend{}
-	_ proxy.Watcher = stream{}
+	_ proxy.Backend    = backend{}
+	_ proxy.Watcher    = stream{}
+	_ proxy.Replicator = stream{}
 )
 
 func (b backend) Stream(name string) (proxy.Stream, bool) {
@@ -28,7 +30,7 @@ func (b backend) Stream(name string) (proxy.Stream, bool) {
 	if !ok {
 		return nil, false
 	}
-	return stream{n: b.n, s: s, archives: b.archives}, true
+	return stream{n: b.n, s: s, archives: b.archives, repls: b.repls}, true
 }
 
 func (b backend) StreamNames() []string { return b.n.StreamNames() }
@@ -37,6 +39,7 @@ type stream struct {
 	n        *node.Node
 	s        *node.Stream
 	archives *archives
+	repls    *replications
 }
 
 func (s stream) Name() string { return s.s.Name() }
@@ -55,6 +58,15 @@ func (s stream) Live() *cache.Live {
 func (s stream) Watch(ctx context.Context) { s.n.Watch(ctx, s.s) }
 
 func (s stream) Archive() proxy.Archive { return s.archives.forStream(s.s) }
+
+// Replication is the progress of the stream's replication job, nil when it
+// does not replicate.
+func (s stream) Replication() *proxy.ReplicationStatus {
+	if s.repls == nil || !s.s.Replicates() {
+		return nil
+	}
+	return s.repls.status(s.s.Name())
+}
 
 func (s stream) Status() proxy.StreamStatus {
 	st := s.s.Status()

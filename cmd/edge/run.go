@@ -141,6 +141,7 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 	if cl != nil && hasClusterStreams(nc) {
 		ingest = &node.ClusterIngest{Peers: cl.peers, Balancer: sups.balancer}
 	}
+	repls := newReplications(nc.Name, sups.store, log, reg)
 
 	var n *node.Node
 	n, err = node.New(node.Config{
@@ -154,6 +155,7 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 		},
 		ListSource: listSource(nc.Name),
 		Cluster:    ingest,
+		Replicate:  repls.start,
 	})
 	if err != nil {
 		return err
@@ -170,7 +172,7 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 		return fmt.Errorf("listen: %w", err)
 	}
 	ars := newArchives(nc.Name, sups.store, log, reg)
-	var be proxy.Backend = backend{n: n, archives: ars}
+	var be proxy.Backend = backend{n: n, archives: ars, repls: repls}
 	if cl != nil {
 		ars.peers = peerArchives(topo, nc.Name, n)
 		be = clusterBackend{backend: be.(backend), c: cl}
@@ -186,8 +188,16 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 	if cl != nil {
 		cl.srv.Store(srv)
 	}
-	srvErr := make(chan error, 1)
+	srvErr := make(chan error, 2)
 	go func() { srvErr <- srv.Serve(ln) }()
+	if nc.ReplicationListen != "" {
+		rln, err := net.Listen("tcp", nc.ReplicationListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("replication_listen: %w", err)
+		}
+		go func() { srvErr <- srv.ServeReplication(rln) }()
+	}
 
 	n.Start(ctx)
 	log.Info("node running", "listen", ln.Addr().String(), "streams", n.StreamNames())

@@ -17,8 +17,12 @@ import (
 	"github.com/edgedvr/edge/sdk"
 )
 
-// crashRootEnv makes the test binary run crashWriter instead of the tests.
-const crashRootEnv = "DVRSTORE_CRASH_ROOT"
+// crashRootEnv makes the test binary run crashWriter instead of the tests;
+// crashFillEnv makes it fill holes backwards instead of appending.
+const (
+	crashRootEnv = "DVRSTORE_CRASH_ROOT"
+	crashFillEnv = "DVRSTORE_CRASH_FILL"
+)
 
 func TestMain(m *testing.M) {
 	if root := os.Getenv(crashRootEnv); root != "" {
@@ -44,14 +48,26 @@ func crashWriter(root string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	fill := os.Getenv(crashFillEnv) != ""
 	start := t0
-	if segs, _ := s.Segments(ctx, "cam1", 0, maxStart); len(segs) > 0 {
+	segs, _ := s.Segments(ctx, "cam1", 0, maxStart)
+	switch {
+	case fill && len(segs) == 0:
+		// The newest segment first, far after t0; then fill backwards.
+		start = t0 + 10*hourMs
+	case fill:
+		start = segs[0].Start
+	case len(segs) > 0:
 		start = segs[len(segs)-1].End()
 	}
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	out := bufio.NewWriter(os.Stdout)
-	for {
+	for first := true; ; first = false {
 		dur := 1000 + r.Int64N(5000)
+		if fill && !(first && len(segs) == 0) {
+			// Before the oldest one, jumping often enough to cross hours.
+			start -= dur + r.Int64N(2)*r.Int64N(20*60000)
+		}
 		data := make([]byte, 1000+r.IntN(400_000))
 		for i := range data {
 			data[i] = byte(r.Uint32())
@@ -62,8 +78,10 @@ func crashWriter(root string) {
 		}
 		fmt.Fprintln(out, start)
 		out.Flush()
-		// Jump often enough that the writer crosses hours.
-		start += dur + r.Int64N(2)*r.Int64N(20*60000)
+		if !fill {
+			// Jump often enough that the writer crosses hours.
+			start += dur + r.Int64N(2)*r.Int64N(20*60000)
+		}
 	}
 }
 
@@ -71,7 +89,13 @@ func crashWriter(root string) {
 // then checks after each kill that a reopened store lists every
 // acknowledged segment, that every listed segment's file matches its size
 // and checksum, and that no temp file or unindexed segment is left.
-func TestCrashSafety(t *testing.T) {
+func TestCrashSafety(t *testing.T) { crashRounds(t, false) }
+
+// TestCrashSafetyFillingHoles is TestCrashSafety for a writer that fills
+// holes backwards from a newest segment, as replication does.
+func TestCrashSafetyFillingHoles(t *testing.T) { crashRounds(t, true) }
+
+func crashRounds(t *testing.T, fill bool) {
 	root := t.TempDir()
 	exe, err := os.Executable()
 	if err != nil {
@@ -82,6 +106,9 @@ func TestCrashSafety(t *testing.T) {
 	for round := range 6 {
 		cmd := exec.Command(exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashRootEnv+"="+root)
+		if fill {
+			cmd.Env = append(cmd.Env, crashFillEnv+"=1")
+		}
 		cmd.Stderr = os.Stderr
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {

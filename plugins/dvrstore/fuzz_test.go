@@ -89,3 +89,35 @@ func FuzzSummary(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIndex checks that a whole hour's index, lines in any order, parses
+// into segments of that hour in order of start without overlaps, and that
+// what it keeps formats and parses back to the same.
+func FuzzIndex(f *testing.F) {
+	const hour = t0
+	f.Add(string(appendIndexLine(appendIndexLine(nil, segEntry{start: hour + 3000, dur: 3000, size: 10, hash: "ab", sum: 1}),
+		segEntry{start: hour, dur: 3000, size: 10, hash: "ab", sum: 2})))
+	f.Add(string(appendIndexLine(appendIndexLine(nil, segEntry{start: hour, dur: 3000, size: 10, hash: "ab", sum: 1}),
+		segEntry{start: hour + 1000, dur: 3000, size: 10, hash: "cd", sum: 2})) + "12")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, data string) {
+		segs, bad, _ := parseIndex(data, hour)
+		if lines := strings.Count(data, "\n"); len(segs)+bad != lines {
+			t.Fatalf("%d segments and %d bad lines from %d lines", len(segs), bad, lines)
+		}
+		var again []byte
+		for i, e := range segs {
+			if hourOf(e.start) != hour {
+				t.Fatalf("segment %d outside the hour", e.start)
+			}
+			if i > 0 && e.start < segs[i-1].end() {
+				t.Fatalf("segment %d overlaps %d", e.start, segs[i-1].start)
+			}
+			again = appendIndexLine(again, e)
+		}
+		back, bad2, torn := parseIndex(string(again), hour)
+		if bad2 != 0 || torn || len(back) != len(segs) {
+			t.Fatalf("kept segments do not parse back: %d of %d, %d bad", len(back), len(segs), bad2)
+		}
+	})
+}

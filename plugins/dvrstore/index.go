@@ -5,6 +5,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -112,9 +113,11 @@ func parseIndexLine(line string) (segEntry, error) {
 	return e, nil
 }
 
-// parseIndex parses the index of one hour. Lines that do not parse, lie
-// outside the hour or overlap the previous segment are counted in bad and
-// skipped; a last line with no newline (a torn append) sets torn.
+// parseIndex parses the index of one hour into its segments in order of
+// start. Lines may come in any order (recording appends in order,
+// replication appends the holes it fills). Lines that do not parse, lie
+// outside the hour or overlap an earlier-starting segment are counted in
+// bad and skipped; a last line with no newline (a torn append) sets torn.
 func parseIndex(data string, hour int64) (segs []segEntry, bad int, torn bool) {
 	segs = make([]segEntry, 0, len(data)/48+1)
 	hashes := map[string]string{}
@@ -127,7 +130,7 @@ func parseIndex(data string, hour int64) (segs []segEntry, bad int, torn bool) {
 		line := data[:i]
 		data = data[i+1:]
 		e, err := parseIndexLine(line)
-		if err != nil || hourOf(e.start) != hour || (len(segs) > 0 && e.start < segs[len(segs)-1].end()) {
+		if err != nil || hourOf(e.start) != hour {
 			bad++
 			continue
 		}
@@ -139,7 +142,18 @@ func parseIndex(data string, hour int64) (segs []segEntry, bad int, torn bool) {
 		e.hash = h
 		segs = append(segs, e)
 	}
-	return segs, bad, torn
+	if !sort.SliceIsSorted(segs, func(i, j int) bool { return segs[i].start < segs[j].start }) {
+		sort.SliceStable(segs, func(i, j int) bool { return segs[i].start < segs[j].start })
+	}
+	kept := segs[:0]
+	for _, e := range segs {
+		if len(kept) > 0 && e.start < kept[len(kept)-1].end() {
+			bad++
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept, bad, torn
 }
 
 // hourSummary is what a stream keeps in memory for every hour.

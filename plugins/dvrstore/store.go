@@ -154,7 +154,7 @@ func (s *Store) WriteSegment(ctx context.Context, stream string, seg media.Segme
 	if err != nil {
 		return sdk.SegmentInfo{}, err
 	}
-	return st.writeSegment(seg)
+	return st.writeSegment(seg, s.now())
 }
 
 // Ranges returns the gap-free stretches made of the segments that overlap

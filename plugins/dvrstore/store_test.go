@@ -181,9 +181,9 @@ func TestWriteRejects(t *testing.T) {
 		seg    media.Segment
 		want   string
 	}{
-		{"start before last end", "cam1", media.Segment{Start: t0 + 2999, Duration: 3000, InitHash: h, Data: []byte{1}}, "before the end of the previous segment"},
-		{"same start", "cam1", media.Segment{Start: t0, Duration: 3000, InitHash: h, Data: []byte{1}}, "before the end of the previous segment"},
-		{"earlier", "cam1", media.Segment{Start: t0 - 10000, Duration: 3000, InitHash: h, Data: []byte{1}}, "before the end of the previous segment"},
+		{"start before last end", "cam1", media.Segment{Start: t0 + 2999, Duration: 3000, InitHash: h, Data: []byte{1}}, "overlaps the stored segment"},
+		{"same start", "cam1", media.Segment{Start: t0, Duration: 3000, InitHash: h, Data: []byte{1}}, "overlaps the stored segment"},
+		{"earlier, overlapping", "cam1", media.Segment{Start: t0 - 1000, Duration: 3000, InitHash: h, Data: []byte{1}}, "overlaps the stored segment"},
 		{"zero duration", "cam1", media.Segment{Start: t0 + 9000, Duration: 0, InitHash: h, Data: []byte{1}}, "duration"},
 		{"over an hour", "cam1", media.Segment{Start: t0 + 9000, Duration: hourMs + 1, InitHash: h, Data: []byte{1}}, "duration"},
 		{"negative start", "cam1", media.Segment{Start: -5, Duration: 1, InitHash: h, Data: []byte{1}}, "start out of range"},

@@ -51,6 +51,7 @@ type stream struct {
 	idxHour  int64
 	madeHour int64 // an hour directory known to exist, or -1
 	closed   bool
+	pending  []segEntry // holes being filled: file not yet in place or indexed
 
 	// mu guards hours, total and lastEnd: readers hold it shared, the writer
 	// and the cleaner exclusively while they change memory.

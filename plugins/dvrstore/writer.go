@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/sdk"
@@ -22,8 +23,10 @@ type initMeta struct {
 // writeSegment stores one segment: temp file in .tmp, fsync, rename into the
 // hour directory, fsync the directory, then append the index line. A crash
 // at any point leaves the segment wholly visible or absent (OpenStream
-// reconciles the index with the files).
-func (st *stream) writeSegment(seg media.Segment) (sdk.SegmentInfo, error) {
+// reconciles the index with the files). The temp file is written and synced
+// before the stream's write lock is taken, so concurrent writers (a
+// replication job storing several segments) share the disk's flushes.
+func (st *stream) writeSegment(seg media.Segment, now time.Time) (sdk.SegmentInfo, error) {
 	fail := func(format string, args ...any) (sdk.SegmentInfo, error) {
 		return sdk.SegmentInfo{}, fmt.Errorf("dvrstore: write segment %d of stream %q: "+format, append([]any{seg.Start, st.name}, args...)...)
 	}
@@ -37,14 +40,37 @@ func (st *stream) writeSegment(seg media.Segment) (sdk.SegmentInfo, error) {
 	case len(seg.Data) == 0:
 		return fail("no data")
 	}
+	tmp, err := writeTemp(st.tmpDir, seg.Data, !st.noSync)
+	if err != nil {
+		return fail("%v", err)
+	}
+	placed := false // commitTemp renames or removes tmp
+	defer func() {
+		if !placed {
+			os.Remove(tmp)
+		}
+	}()
 	st.writeMu.Lock()
-	defer st.writeMu.Unlock()
 	if st.closed {
+		st.writeMu.Unlock()
 		return fail("stream is closed")
 	}
 	// Only the writer changes lastEnd, and it holds writeMu.
 	if st.hasLast && seg.Start < st.lastEnd {
-		return fail("starts before the end of the previous segment (%d ms)", st.lastEnd)
+		// A segment older than the newest one fills a hole (replication);
+		// fillHole releases writeMu.
+		placed = true
+		info, err := st.fillHole(seg, tmp, now)
+		if err != nil {
+			return fail("%v", err)
+		}
+		return info, nil
+	}
+	defer st.writeMu.Unlock()
+	for _, p := range st.pending {
+		if p.start < seg.Start+seg.Duration && p.end() > seg.Start {
+			return fail("overlaps the segment %d (%d ms) being stored", p.start, p.dur)
+		}
 	}
 	key := hourOf(seg.Start)
 	st.mu.RLock()
@@ -64,7 +90,8 @@ func (st *stream) writeSegment(seg media.Segment) (sdk.SegmentInfo, error) {
 		return fail("%v", err)
 	}
 	path := filepath.Join(dir, segmentName(seg.Start, seg.Duration, seg.InitHash))
-	if err := writeFileAtomic(st.tmpDir, path, seg.Data, !st.noSync); err != nil {
+	placed = true
+	if err := commitTemp(tmp, path, !st.noSync); err != nil {
 		return fail("%v", err)
 	}
 	e := segEntry{start: seg.Start, dur: seg.Duration, size: int64(len(seg.Data)), hash: seg.InitHash, sum: crc32.Checksum(seg.Data, castagnoli)}
@@ -198,9 +225,19 @@ func (st *stream) writeInit(init media.Init) error {
 // path. With durable set it fsyncs the file before the rename and path's
 // directory after it.
 func writeFileAtomic(tmpDir, path string, data []byte, durable bool) error {
+	tmp, err := writeTemp(tmpDir, data, durable)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return commitTemp(tmp, path, durable)
+}
+
+// writeTemp writes data to a new temp file in tmpDir (fsynced when durable)
+// and returns its path.
+func writeTemp(tmpDir string, data []byte, durable bool) (string, error) {
 	f, err := os.CreateTemp(tmpDir, "w-*")
 	if err != nil {
-		return fmt.Errorf("create temp file: %w", err)
+		return "", fmt.Errorf("create temp file: %w", err)
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
@@ -210,10 +247,17 @@ func writeFileAtomic(tmpDir, path string, data []byte, durable bool) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
 	if err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("write temp file: %w", err)
+	}
+	return tmp, nil
+}
+
+// commitTemp renames a temp file to path and, when durable, fsyncs path's
+// directory. On failure the temp file is removed.
+func commitTemp(tmp, path string, durable bool) error {
+	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
 	}

@@ -1113,6 +1113,50 @@ func (x *ReadInitRequest) GetHash() string {
 	return ""
 }
 
+type DeleteSegmentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deleted       int64                  `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSegmentsResponse) Reset() {
+	*x = DeleteSegmentsResponse{}
+	mi := &file_edge_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSegmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSegmentsResponse) ProtoMessage() {}
+
+func (x *DeleteSegmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_edge_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSegmentsResponse.ProtoReflect.Descriptor instead.
+func (*DeleteSegmentsResponse) Descriptor() ([]byte, []int) {
+	return file_edge_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DeleteSegmentsResponse) GetDeleted() int64 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
 type ReadSegmentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Stream        string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
@@ -1123,7 +1167,7 @@ type ReadSegmentRequest struct {
 
 func (x *ReadSegmentRequest) Reset() {
 	*x = ReadSegmentRequest{}
-	mi := &file_edge_proto_msgTypes[17]
+	mi := &file_edge_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1179,7 @@ func (x *ReadSegmentRequest) String() string {
 func (*ReadSegmentRequest) ProtoMessage() {}
 
 func (x *ReadSegmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[17]
+	mi := &file_edge_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1192,7 @@ func (x *ReadSegmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadSegmentRequest.ProtoReflect.Descriptor instead.
 func (*ReadSegmentRequest) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{17}
+	return file_edge_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReadSegmentRequest) GetStream() string {
@@ -1174,7 +1218,7 @@ type ReadSegmentResponse struct {
 
 func (x *ReadSegmentResponse) Reset() {
 	*x = ReadSegmentResponse{}
-	mi := &file_edge_proto_msgTypes[18]
+	mi := &file_edge_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1230,7 @@ func (x *ReadSegmentResponse) String() string {
 func (*ReadSegmentResponse) ProtoMessage() {}
 
 func (x *ReadSegmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[18]
+	mi := &file_edge_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1243,7 @@ func (x *ReadSegmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadSegmentResponse.ProtoReflect.Descriptor instead.
 func (*ReadSegmentResponse) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{18}
+	return file_edge_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReadSegmentResponse) GetData() []byte {
@@ -1218,7 +1262,7 @@ type StreamsResponse struct {
 
 func (x *StreamsResponse) Reset() {
 	*x = StreamsResponse{}
-	mi := &file_edge_proto_msgTypes[19]
+	mi := &file_edge_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1274,7 @@ func (x *StreamsResponse) String() string {
 func (*StreamsResponse) ProtoMessage() {}
 
 func (x *StreamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[19]
+	mi := &file_edge_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1287,7 @@ func (x *StreamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamsResponse.ProtoReflect.Descriptor instead.
 func (*StreamsResponse) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{19}
+	return file_edge_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StreamsResponse) GetStreams() []string {
@@ -1329,7 +1373,9 @@ const file_edge_proto_rawDesc = "" +
 	"\bsegments\x18\x01 \x03(\v2\x1b.edge.plugin.v1.SegmentInfoR\bsegments\"=\n" +
 	"\x0fReadInitRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x12\n" +
-	"\x04hash\x18\x02 \x01(\tR\x04hash\"B\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\"2\n" +
+	"\x16DeleteSegmentsResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x01(\x03R\adeleted\"B\n" +
 	"\x12ReadSegmentRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\x03R\x05start\")\n" +
@@ -1338,7 +1384,7 @@ const file_edge_proto_rawDesc = "" +
 	"\x0fStreamsResponse\x12\x18\n" +
 	"\astreams\x18\x01 \x03(\tR\astreams2N\n" +
 	"\x06Ingest\x12D\n" +
-	"\aCapture\x12\x1e.edge.plugin.v1.CaptureControl\x1a\x15.edge.plugin.v1.Event(\x010\x012\xd2\x04\n" +
+	"\aCapture\x12\x1e.edge.plugin.v1.CaptureControl\x1a\x15.edge.plugin.v1.Event(\x010\x012\xa9\x05\n" +
 	"\x05Store\x12A\n" +
 	"\n" +
 	"OpenStream\x12\x1c.edge.plugin.v1.StreamConfig\x1a\x15.edge.plugin.v1.Empty\x12D\n" +
@@ -1348,7 +1394,8 @@ const file_edge_proto_rawDesc = "" +
 	"\bSegments\x12\x1b.edge.plugin.v1.SpanRequest\x1a .edge.plugin.v1.SegmentsResponse\x12A\n" +
 	"\bReadInit\x12\x1f.edge.plugin.v1.ReadInitRequest\x1a\x14.edge.plugin.v1.Init\x12V\n" +
 	"\vReadSegment\x12\".edge.plugin.v1.ReadSegmentRequest\x1a#.edge.plugin.v1.ReadSegmentResponse\x12A\n" +
-	"\aStreams\x12\x15.edge.plugin.v1.Empty\x1a\x1f.edge.plugin.v1.StreamsResponseB)Z'github.com/edgedvr/edge/sdk/internal/pbb\x06proto3"
+	"\aStreams\x12\x15.edge.plugin.v1.Empty\x1a\x1f.edge.plugin.v1.StreamsResponse\x12U\n" +
+	"\x0eDeleteSegments\x12\x1b.edge.plugin.v1.SpanRequest\x1a&.edge.plugin.v1.DeleteSegmentsResponseB)Z'github.com/edgedvr/edge/sdk/internal/pbb\x06proto3"
 
 var (
 	file_edge_proto_rawDescOnce sync.Once
@@ -1362,28 +1409,29 @@ func file_edge_proto_rawDescGZIP() []byte {
 	return file_edge_proto_rawDescData
 }
 
-var file_edge_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_edge_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_edge_proto_goTypes = []any{
-	(*Empty)(nil),               // 0: edge.plugin.v1.Empty
-	(*CaptureControl)(nil),      // 1: edge.plugin.v1.CaptureControl
-	(*StopCapture)(nil),         // 2: edge.plugin.v1.StopCapture
-	(*CaptureRequest)(nil),      // 3: edge.plugin.v1.CaptureRequest
-	(*Init)(nil),                // 4: edge.plugin.v1.Init
-	(*Segment)(nil),             // 5: edge.plugin.v1.Segment
-	(*Stats)(nil),               // 6: edge.plugin.v1.Stats
-	(*Event)(nil),               // 7: edge.plugin.v1.Event
-	(*StreamConfig)(nil),        // 8: edge.plugin.v1.StreamConfig
-	(*WriteInitRequest)(nil),    // 9: edge.plugin.v1.WriteInitRequest
-	(*WriteSegmentRequest)(nil), // 10: edge.plugin.v1.WriteSegmentRequest
-	(*SegmentInfo)(nil),         // 11: edge.plugin.v1.SegmentInfo
-	(*SpanRequest)(nil),         // 12: edge.plugin.v1.SpanRequest
-	(*Range)(nil),               // 13: edge.plugin.v1.Range
-	(*RangesResponse)(nil),      // 14: edge.plugin.v1.RangesResponse
-	(*SegmentsResponse)(nil),    // 15: edge.plugin.v1.SegmentsResponse
-	(*ReadInitRequest)(nil),     // 16: edge.plugin.v1.ReadInitRequest
-	(*ReadSegmentRequest)(nil),  // 17: edge.plugin.v1.ReadSegmentRequest
-	(*ReadSegmentResponse)(nil), // 18: edge.plugin.v1.ReadSegmentResponse
-	(*StreamsResponse)(nil),     // 19: edge.plugin.v1.StreamsResponse
+	(*Empty)(nil),                  // 0: edge.plugin.v1.Empty
+	(*CaptureControl)(nil),         // 1: edge.plugin.v1.CaptureControl
+	(*StopCapture)(nil),            // 2: edge.plugin.v1.StopCapture
+	(*CaptureRequest)(nil),         // 3: edge.plugin.v1.CaptureRequest
+	(*Init)(nil),                   // 4: edge.plugin.v1.Init
+	(*Segment)(nil),                // 5: edge.plugin.v1.Segment
+	(*Stats)(nil),                  // 6: edge.plugin.v1.Stats
+	(*Event)(nil),                  // 7: edge.plugin.v1.Event
+	(*StreamConfig)(nil),           // 8: edge.plugin.v1.StreamConfig
+	(*WriteInitRequest)(nil),       // 9: edge.plugin.v1.WriteInitRequest
+	(*WriteSegmentRequest)(nil),    // 10: edge.plugin.v1.WriteSegmentRequest
+	(*SegmentInfo)(nil),            // 11: edge.plugin.v1.SegmentInfo
+	(*SpanRequest)(nil),            // 12: edge.plugin.v1.SpanRequest
+	(*Range)(nil),                  // 13: edge.plugin.v1.Range
+	(*RangesResponse)(nil),         // 14: edge.plugin.v1.RangesResponse
+	(*SegmentsResponse)(nil),       // 15: edge.plugin.v1.SegmentsResponse
+	(*ReadInitRequest)(nil),        // 16: edge.plugin.v1.ReadInitRequest
+	(*DeleteSegmentsResponse)(nil), // 17: edge.plugin.v1.DeleteSegmentsResponse
+	(*ReadSegmentRequest)(nil),     // 18: edge.plugin.v1.ReadSegmentRequest
+	(*ReadSegmentResponse)(nil),    // 19: edge.plugin.v1.ReadSegmentResponse
+	(*StreamsResponse)(nil),        // 20: edge.plugin.v1.StreamsResponse
 }
 var file_edge_proto_depIdxs = []int32{
 	3,  // 0: edge.plugin.v1.CaptureControl.start:type_name -> edge.plugin.v1.CaptureRequest
@@ -1402,19 +1450,21 @@ var file_edge_proto_depIdxs = []int32{
 	12, // 13: edge.plugin.v1.Store.Ranges:input_type -> edge.plugin.v1.SpanRequest
 	12, // 14: edge.plugin.v1.Store.Segments:input_type -> edge.plugin.v1.SpanRequest
 	16, // 15: edge.plugin.v1.Store.ReadInit:input_type -> edge.plugin.v1.ReadInitRequest
-	17, // 16: edge.plugin.v1.Store.ReadSegment:input_type -> edge.plugin.v1.ReadSegmentRequest
+	18, // 16: edge.plugin.v1.Store.ReadSegment:input_type -> edge.plugin.v1.ReadSegmentRequest
 	0,  // 17: edge.plugin.v1.Store.Streams:input_type -> edge.plugin.v1.Empty
-	7,  // 18: edge.plugin.v1.Ingest.Capture:output_type -> edge.plugin.v1.Event
-	0,  // 19: edge.plugin.v1.Store.OpenStream:output_type -> edge.plugin.v1.Empty
-	0,  // 20: edge.plugin.v1.Store.WriteInit:output_type -> edge.plugin.v1.Empty
-	11, // 21: edge.plugin.v1.Store.WriteSegment:output_type -> edge.plugin.v1.SegmentInfo
-	14, // 22: edge.plugin.v1.Store.Ranges:output_type -> edge.plugin.v1.RangesResponse
-	15, // 23: edge.plugin.v1.Store.Segments:output_type -> edge.plugin.v1.SegmentsResponse
-	4,  // 24: edge.plugin.v1.Store.ReadInit:output_type -> edge.plugin.v1.Init
-	18, // 25: edge.plugin.v1.Store.ReadSegment:output_type -> edge.plugin.v1.ReadSegmentResponse
-	19, // 26: edge.plugin.v1.Store.Streams:output_type -> edge.plugin.v1.StreamsResponse
-	18, // [18:27] is the sub-list for method output_type
-	9,  // [9:18] is the sub-list for method input_type
+	12, // 18: edge.plugin.v1.Store.DeleteSegments:input_type -> edge.plugin.v1.SpanRequest
+	7,  // 19: edge.plugin.v1.Ingest.Capture:output_type -> edge.plugin.v1.Event
+	0,  // 20: edge.plugin.v1.Store.OpenStream:output_type -> edge.plugin.v1.Empty
+	0,  // 21: edge.plugin.v1.Store.WriteInit:output_type -> edge.plugin.v1.Empty
+	11, // 22: edge.plugin.v1.Store.WriteSegment:output_type -> edge.plugin.v1.SegmentInfo
+	14, // 23: edge.plugin.v1.Store.Ranges:output_type -> edge.plugin.v1.RangesResponse
+	15, // 24: edge.plugin.v1.Store.Segments:output_type -> edge.plugin.v1.SegmentsResponse
+	4,  // 25: edge.plugin.v1.Store.ReadInit:output_type -> edge.plugin.v1.Init
+	19, // 26: edge.plugin.v1.Store.ReadSegment:output_type -> edge.plugin.v1.ReadSegmentResponse
+	20, // 27: edge.plugin.v1.Store.Streams:output_type -> edge.plugin.v1.StreamsResponse
+	17, // 28: edge.plugin.v1.Store.DeleteSegments:output_type -> edge.plugin.v1.DeleteSegmentsResponse
+	19, // [19:29] is the sub-list for method output_type
+	9,  // [9:19] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name
@@ -1439,7 +1489,7 @@ func file_edge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_edge_proto_rawDesc), len(file_edge_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -132,14 +132,15 @@ var Ingest_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Store_OpenStream_FullMethodName   = "/edge.plugin.v1.Store/OpenStream"
-	Store_WriteInit_FullMethodName    = "/edge.plugin.v1.Store/WriteInit"
-	Store_WriteSegment_FullMethodName = "/edge.plugin.v1.Store/WriteSegment"
-	Store_Ranges_FullMethodName       = "/edge.plugin.v1.Store/Ranges"
-	Store_Segments_FullMethodName     = "/edge.plugin.v1.Store/Segments"
-	Store_ReadInit_FullMethodName     = "/edge.plugin.v1.Store/ReadInit"
-	Store_ReadSegment_FullMethodName  = "/edge.plugin.v1.Store/ReadSegment"
-	Store_Streams_FullMethodName      = "/edge.plugin.v1.Store/Streams"
+	Store_OpenStream_FullMethodName     = "/edge.plugin.v1.Store/OpenStream"
+	Store_WriteInit_FullMethodName      = "/edge.plugin.v1.Store/WriteInit"
+	Store_WriteSegment_FullMethodName   = "/edge.plugin.v1.Store/WriteSegment"
+	Store_Ranges_FullMethodName         = "/edge.plugin.v1.Store/Ranges"
+	Store_Segments_FullMethodName       = "/edge.plugin.v1.Store/Segments"
+	Store_ReadInit_FullMethodName       = "/edge.plugin.v1.Store/ReadInit"
+	Store_ReadSegment_FullMethodName    = "/edge.plugin.v1.Store/ReadSegment"
+	Store_Streams_FullMethodName        = "/edge.plugin.v1.Store/Streams"
+	Store_DeleteSegments_FullMethodName = "/edge.plugin.v1.Store/DeleteSegments"
 )
 
 // StoreClient is the client API for Store service.
@@ -156,6 +157,10 @@ type StoreClient interface {
 	ReadInit(ctx context.Context, in *ReadInitRequest, opts ...grpc.CallOption) (*Init, error)
 	ReadSegment(ctx context.Context, in *ReadSegmentRequest, opts ...grpc.CallOption) (*ReadSegmentResponse, error)
 	Streams(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*StreamsResponse, error)
+	// DeleteSegments is optional (sdk.SegmentDeleter): it removes the
+	// segments whose start is in [from, to). Stores without it answer
+	// Unimplemented.
+	DeleteSegments(ctx context.Context, in *SpanRequest, opts ...grpc.CallOption) (*DeleteSegmentsResponse, error)
 }
 
 type storeClient struct {
@@ -246,6 +251,16 @@ func (c *storeClient) Streams(ctx context.Context, in *Empty, opts ...grpc.CallO
 	return out, nil
 }
 
+func (c *storeClient) DeleteSegments(ctx context.Context, in *SpanRequest, opts ...grpc.CallOption) (*DeleteSegmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteSegmentsResponse)
+	err := c.cc.Invoke(ctx, Store_DeleteSegments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StoreServer is the server API for Store service.
 // All implementations must embed UnimplementedStoreServer
 // for forward compatibility.
@@ -260,6 +275,10 @@ type StoreServer interface {
 	ReadInit(context.Context, *ReadInitRequest) (*Init, error)
 	ReadSegment(context.Context, *ReadSegmentRequest) (*ReadSegmentResponse, error)
 	Streams(context.Context, *Empty) (*StreamsResponse, error)
+	// DeleteSegments is optional (sdk.SegmentDeleter): it removes the
+	// segments whose start is in [from, to). Stores without it answer
+	// Unimplemented.
+	DeleteSegments(context.Context, *SpanRequest) (*DeleteSegmentsResponse, error)
 	mustEmbedUnimplementedStoreServer()
 }
 
@@ -293,6 +312,9 @@ func (UnimplementedStoreServer) ReadSegment(context.Context, *ReadSegmentRequest
 }
 func (UnimplementedStoreServer) Streams(context.Context, *Empty) (*StreamsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Streams not implemented")
+}
+func (UnimplementedStoreServer) DeleteSegments(context.Context, *SpanRequest) (*DeleteSegmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteSegments not implemented")
 }
 func (UnimplementedStoreServer) mustEmbedUnimplementedStoreServer() {}
 func (UnimplementedStoreServer) testEmbeddedByValue()               {}
@@ -459,6 +481,24 @@ func _Store_Streams_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Store_DeleteSegments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SpanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoreServer).DeleteSegments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Store_DeleteSegments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoreServer).DeleteSegments(ctx, req.(*SpanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Store_ServiceDesc is the grpc.ServiceDesc for Store service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -497,6 +537,10 @@ var Store_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Streams",
 			Handler:    _Store_Streams_Handler,
+		},
+		{
+			MethodName: "DeleteSegments",
+			Handler:    _Store_DeleteSegments_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
