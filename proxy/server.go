@@ -88,6 +88,7 @@ type Server struct {
 	// tsGroup collapses concurrent remuxes of one segment into MPEG-TS.
 	tsGroup singleflight.Group
 	tsm     *tsMetrics
+	viewers viewers // live clients per stream, for the API and the overview
 
 	base   context.Context
 	cancel context.CancelFunc
@@ -246,6 +247,12 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 		return s.serveAPIStream(ctx, req.name)
 	case routeAPICluster:
 		return s.serveAPICluster(ctx)
+	case routeAPINode:
+		return s.serveAPINode(ctx)
+	case routeOpenAPI:
+		return s.serveOpenAPI(ctx)
+	case routeUI:
+		return s.serveUI(ctx, req.name)
 	}
 	if s.routeCluster(ctx, req.name) {
 		return nil
@@ -262,6 +269,7 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 		// which keeps an on-demand stream pulled; segment and init URLs
 		// are shared with archive playlists and must not start live pulls.
 		watch(actx, st)
+		s.viewers.touch(req.name, ctx.RemoteIP().String()+" "+string(ctx.UserAgent()), s.cfg.Now())
 	}
 	switch req.route {
 	case routeLive:
