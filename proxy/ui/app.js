@@ -213,6 +213,11 @@ async function refreshTimelines() {
       renderTimeline(name, [], now);
     }
   }));
+  const box = document.getElementById('timelines');
+  for (const name of names) { // in the order of the stream table
+    const row = box.querySelector(`[data-timeline-row="${CSS.escape(name)}"]`);
+    if (row) box.append(row);
+  }
 }
 
 async function loop() {
