@@ -66,6 +66,11 @@ type Config struct {
 	// M4FBacklog is how many segments of the live window a live M4F
 	// response starts with. By default, m4f.DefaultBacklog.
 	M4FBacklog int
+	// Reload, when set, reloads the node's topology file for POST
+	// /api/v1/reload (reload.go) and returns what changed; an error
+	// wrapping ErrReloadInvalid means nothing changed, and why. By
+	// default, nil: the call answers 404.
+	Reload func(ctx context.Context) (any, error)
 	// M4FLiveWait is how long a live M4F request for a stream with no live
 	// segment yet waits for the first one before it answers 503. By
 	// default, 5s.
@@ -188,6 +193,10 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	if isM4F(ctx) {
 		s.handleM4F(ctx)
+		return
+	}
+	if isReload(ctx) {
+		s.handleReload(ctx)
 		return
 	}
 	began := time.Now()

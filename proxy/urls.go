@@ -41,6 +41,7 @@ const (
 	routeUI           // / and /assets/{name}: the web overview (ui.go)
 	routeAPINode      // /api/v1/node
 	routeOpenAPI      // /api/v1/openapi.json
+	routeReload       // POST /api/v1/reload, set by the server, never by parsePath
 )
 
 var routeNames = [...]string{
@@ -65,6 +66,7 @@ var routeNames = [...]string{
 	routeUI:              "ui",
 	routeAPINode:         "api_node",
 	routeOpenAPI:         "api_openapi",
+	routeReload:          "api_reload",
 }
 
 func (r route) String() string { return routeNames[r] }

@@ -121,6 +121,8 @@ func pickNode(topo *config.Topology, name string) (*config.Node, error) {
 
 // runNode runs one node until ctx ends, then stops it gracefully.
 func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *slog.Logger) error {
+	hup, stopHUP := notifySIGHUP()
+	defer stopHUP()
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable for built-in plugins: %w", err)
@@ -175,7 +177,9 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 		ars.peers = peerArchives(topo, nc.Name, n)
 		be = clusterBackend{backend: be.(backend), c: cl}
 	}
+	rl := &reloader{path: topo.Path, node: nc.Name, n: n, archives: ars, log: log}
 	srv := proxy.New(proxy.Config{
+		Reload:     rl.api,
 		Backend:    be,
 		Memory:     cache.NewMemory(memoryBudget()),
 		Logger:     log,
@@ -190,6 +194,7 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 	go func() { srvErr <- srv.Serve(ln) }()
 
 	n.Start(ctx)
+	go rl.onSIGHUP(ctx, hup)
 	log.Info("node running", "listen", ln.Addr().String(), "streams", n.StreamNames())
 
 	select {

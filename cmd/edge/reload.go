@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/edgedvr/edge/cluster"
+	"github.com/edgedvr/edge/config"
+	"github.com/edgedvr/edge/node"
+	"github.com/edgedvr/edge/proxy"
+)
+
+// reloader reloads a running node's topology file, on SIGHUP and for the
+// signed POST /api/v1/reload.
+type reloader struct {
+	path, node string
+	n          *node.Node
+	archives   *archives
+	log        *slog.Logger
+}
+
+// reload reads the file again and swaps in its streams. An invalid file,
+// or a change that needs a restart, changes nothing: the error wraps
+// proxy.ErrReloadInvalid and says why.
+func (r *reloader) reload(ctx context.Context) (node.ReloadResult, error) {
+	topo, err := config.Load(r.path)
+	if err != nil {
+		return node.ReloadResult{}, fmt.Errorf("%w: %v", proxy.ErrReloadInvalid, err)
+	}
+	nc, ok := topo.Node(r.node)
+	if !ok {
+		return node.ReloadResult{}, fmt.Errorf("%w: %s has no node %q", proxy.ErrReloadInvalid, r.path, r.node)
+	}
+	res, err := r.n.Reload(ctx, topo, nc)
+	if errors.Is(err, node.ErrReloadRefused) {
+		return res, fmt.Errorf("%w: %v", proxy.ErrReloadInvalid, err)
+	}
+	if err != nil {
+		return res, err
+	}
+	for _, l := range [][]string{res.Started, res.Restarted, res.Stopped} {
+		for _, name := range l {
+			r.archives.forget(name)
+		}
+	}
+	return res, nil
+}
+
+// logged runs reload and logs its outcome.
+func (r *reloader) logged(ctx context.Context, trigger string) (node.ReloadResult, error) {
+	res, err := r.reload(ctx)
+	if err != nil {
+		r.log.Error("reload changed nothing", "trigger", trigger, "file", r.path, "error", err)
+		return res, err
+	}
+	r.log.Info("reloaded", "trigger", trigger, "file", r.path, "kept", res.Kept, "started", res.Started,
+		"restarted", res.Restarted, "stopped", res.Stopped)
+	return res, nil
+}
+
+// api is proxy.Config.Reload.
+func (r *reloader) api(ctx context.Context) (any, error) { return r.logged(ctx, "api") }
+
+// notifySIGHUP catches SIGHUP from now on (its default action ends the
+// process): call it before the node answers anything.
+func notifySIGHUP() (<-chan os.Signal, func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	return hup, func() { signal.Stop(hup) }
+}
+
+// onSIGHUP reloads on each signal of hup until ctx ends.
+func (r *reloader) onSIGHUP(ctx context.Context, hup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			rctx, cancel := context.WithTimeout(ctx, stopTimeout)
+			_, _ = r.logged(rctx, "SIGHUP")
+			cancel()
+		}
+	}
+}
+
+// forget drops the archive lookup built for a stream that a reload
+// replaced or removed.
+func (a *archives) forget(name string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.byName, name)
+}
+
+// cmdReload asks a running node to reload its topology file: a POST to
+// /api/v1/reload on the node's listen address, signed with FILE's
+// cluster_key.
+func cmdReload(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	nodeName := fs.String("node", "", "the node of FILE to reload (may be left out when FILE has one node)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: edge reload FILE [--node NAME]")
+		return 2
+	}
+	topo, err := config.Load(pos[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	nc, err := pickNode(topo, *nodeName)
+	if err != nil {
+		fmt.Fprintln(stderr, "edge reload:", err)
+		return 1
+	}
+	if topo.ClusterKey == "" {
+		fmt.Fprintln(stderr, "edge reload: the file has no cluster_key to sign the call with; send SIGHUP to the node instead")
+		return 1
+	}
+	req, err := http.NewRequest(http.MethodPost, "http://"+nc.Listen+proxy.ReloadPath, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "edge reload:", err)
+		return 1
+	}
+	cluster.Signer{Node: "edge-reload", Key: topo.ClusterKey}.SignRequest(req)
+	c := http.Client{Timeout: 40 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		fmt.Fprintln(stderr, "edge reload:", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "edge reload: node %s answered %s: %s", nc.Name, resp.Status, body)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s", body)
+	return 0
+}
