@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,13 +20,20 @@ import (
 	"github.com/edgedvr/edge/proxy"
 )
 
-// reloader reloads a running node's topology file, on SIGHUP and for the
-// signed POST /api/v1/reload.
+// reloader changes a running node's streams: from its topology file
+// again (SIGHUP, the signed POST /api/v1/reload) and from the last good
+// answer of its config_external backend. Every change goes through
+// node.Reload with the file's streams and the backend's merged.
 type reloader struct {
 	path, node string
 	n          *node.Node
 	archives   *archives
 	log        *slog.Logger
+
+	mu       sync.Mutex       // serialises changes; guards the fields below
+	topo     *config.Topology // the file as last applied
+	nc       *config.Node     // its node
+	external []*config.Stream // the backend's last good streams
 }
 
 // reload reads the file again and swaps in its streams. An invalid file,
@@ -40,13 +48,42 @@ func (r *reloader) reload(ctx context.Context) (node.ReloadResult, error) {
 	if !ok {
 		return node.ReloadResult{}, fmt.Errorf("%w: %s has no node %q", proxy.ErrReloadInvalid, r.path, r.node)
 	}
-	res, err := r.n.Reload(ctx, topo, nc)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.applyLocked(ctx, topo, nc, r.external)
+}
+
+// setExternal swaps in a new list of backend streams.
+func (r *reloader) setExternal(ctx context.Context, streams []*config.Stream) (node.ReloadResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.applyLocked(ctx, r.topo, r.nc, streams)
+}
+
+// applyLocked runs node.Reload with nc's streams and the external ones
+// that the file does not define itself, and remembers what it applied.
+func (r *reloader) applyLocked(ctx context.Context, topo *config.Topology, nc *config.Node, external []*config.Stream) (node.ReloadResult, error) {
+	merged := *nc
+	merged.Streams = append([]*config.Stream(nil), nc.Streams...)
+	own := map[string]bool{}
+	for _, s := range nc.Streams {
+		own[s.Name] = true
+	}
+	for _, s := range external {
+		if own[s.Name] {
+			r.log.Warn("config_external stream has the name of a stream of the file, file's kept", "stream", s.Name)
+			continue
+		}
+		merged.Streams = append(merged.Streams, s)
+	}
+	res, err := r.n.Reload(ctx, topo, &merged)
 	if errors.Is(err, node.ErrReloadRefused) {
 		return res, fmt.Errorf("%w: %v", proxy.ErrReloadInvalid, err)
 	}
 	if err != nil {
 		return res, err
 	}
+	r.topo, r.nc, r.external = topo, nc, external
 	for _, l := range [][]string{res.Started, res.Restarted, res.Stopped} {
 		for _, name := range l {
 			r.archives.forget(name)

@@ -177,7 +177,7 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 		ars.peers = peerArchives(topo, nc.Name, n)
 		be = clusterBackend{backend: be.(backend), c: cl}
 	}
-	rl := &reloader{path: topo.Path, node: nc.Name, n: n, archives: ars, log: log}
+	rl := &reloader{path: topo.Path, node: nc.Name, n: n, archives: ars, log: log, topo: topo, nc: nc}
 	srv := proxy.New(proxy.Config{
 		Reload:     rl.api,
 		Backend:    be,
@@ -195,6 +195,9 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 
 	n.Start(ctx)
 	go rl.onSIGHUP(ctx, hup)
+	if nc.ConfigExternal != nil {
+		go rl.followExternal(ctx, nc.ConfigExternal)
+	}
 	log.Info("node running", "listen", ln.Addr().String(), "streams", n.StreamNames())
 
 	select {
@@ -234,7 +237,10 @@ type supervisors struct {
 // when a stream has a udp:// or file:// input, the store when a stream
 // records. The store re-opens the archives each time it (re)starts.
 func (s *supervisors) start(ctx context.Context, nc *config.Node, n *node.Node) error {
-	needUDP, needM4F := false, len(nc.Sources) > 0
+	// A node with config_external runs every plugin a stream may need: the
+	// backend may list any stream.
+	ext := nc.ConfigExternal != nil
+	needUDP, needM4F := ext, ext || len(nc.Sources) > 0
 	for _, st := range nc.Streams {
 		for _, in := range st.Inputs {
 			switch {
@@ -261,7 +267,7 @@ func (s *supervisors) start(ctx context.Context, nc *config.Node, n *node.Node) 
 		}
 		return nil
 	}
-	if n.HasArchive() {
+	if n.HasArchive() || ext {
 		if err := mk(&s.storeSup, "dvrstore", sdk.KindDVRStore, s.topo.Plugins.DVRStore, n.OpenArchives); err != nil {
 			return err
 		}
