@@ -136,8 +136,11 @@ func (n *Node) Reload(ctx context.Context, topo *config.Topology, nc *config.Nod
 		n.startStream(s)
 		n.log.Info("stream started by reload", "stream", name, "inputs", s.inputURLs(), "dvr", s.rec != nil)
 	}
-	for _, l := range [][]string{res.Kept, res.Started, res.Restarted, res.Stopped} {
-		sort.Strings(l)
+	for _, l := range []*[]string{&res.Kept, &res.Started, &res.Restarted, &res.Stopped} {
+		if *l == nil {
+			*l = []string{}
+		}
+		sort.Strings(*l)
 	}
 	return res, nil
 }

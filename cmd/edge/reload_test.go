@@ -167,7 +167,7 @@ func TestReloadWithoutGap(t *testing.T) {
 	}
 	write(true, "2s")
 	code, body := reloadCall(t, node.URL, key)
-	if want := `{"kept":["a"],"started":null,"restarted":["b"],"stopped":null}`; code != 200 || strings.TrimSpace(body) != want {
+	if want := `{"kept":["a"],"started":[],"restarted":["b"],"stopped":[]}`; code != 200 || strings.TrimSpace(body) != want {
 		t.Errorf("reload with b changed: %d %s, want 200 %s", code, body, want)
 	}
 	testkit.Eventually(t, 20*time.Second, "b live again", func() bool { return live()["b"] })
@@ -193,7 +193,7 @@ func TestReloadWithoutGap(t *testing.T) {
 	// b removed: it stops; a goes on.
 	write(false, "")
 	code, body = reloadCall(t, node.URL, key)
-	if want := `{"kept":["a"],"started":null,"restarted":null,"stopped":["b"]}`; code != 200 || strings.TrimSpace(body) != want {
+	if want := `{"kept":["a"],"started":[],"restarted":[],"stopped":["b"]}`; code != 200 || strings.TrimSpace(body) != want {
 		t.Errorf("reload with b removed: %d %s, want 200 %s", code, body, want)
 	}
 	if _, ok := live()["b"]; ok {
