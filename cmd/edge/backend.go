@@ -16,6 +16,9 @@ import (
 type backend struct {
 	n        *node.Node
 	archives *archives
+	// lookup, when set, asks the configuration backend for a stream name
+	// the node does not know, and reports whether it runs now (external.go).
+	lookup func(name string) bool
 }
 
 var (
@@ -25,6 +28,9 @@ var (
 
 func (b backend) Stream(name string) (proxy.Stream, bool) {
 	s, ok := b.n.Stream(name)
+	if !ok && b.lookup != nil && b.lookup(name) {
+		s, ok = b.n.Stream(name)
+	}
 	if !ok {
 		return nil, false
 	}

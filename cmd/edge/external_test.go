@@ -22,6 +22,16 @@ type testBackend struct {
 	delay  time.Duration
 	hits   atomic.Int64
 	nodes  sync.Map // the node= values asked
+	// byName answers the lookups (name=A,B); nil answers no stream.
+	byName  func(names string) string
+	asked   map[string]int // name= values asked, counted
+	askedMu sync.Mutex
+}
+
+func (b *testBackend) lookups(names string) int {
+	b.askedMu.Lock()
+	defer b.askedMu.Unlock()
+	return b.asked[names]
 }
 
 func (b *testBackend) set(status int, body string, delay time.Duration) int64 {
@@ -35,6 +45,18 @@ func (b *testBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.nodes.Store(r.URL.Query().Get("node"), true)
 	b.mu.Lock()
 	status, body, delay := b.status, b.body, b.delay
+	if names := r.URL.Query().Get("name"); names != "" {
+		b.askedMu.Lock()
+		if b.asked == nil {
+			b.asked = map[string]int{}
+		}
+		b.asked[names]++
+		b.askedMu.Unlock()
+		body = `{"streams":[]}`
+		if b.byName != nil {
+			body = b.byName(names)
+		}
+	}
 	b.mu.Unlock()
 	if delay > 0 {
 		select {
@@ -143,5 +165,37 @@ func TestConfigExternal(t *testing.T) {
 		if got, fresh := names(); !slices.Equal(got, []string{"ext1", "file1"}) || !fresh {
 			t.Errorf("%s: streams %v (ext1 live: %v), want the last good ext1 and file1 with ext1 live", tc.name, got, fresh)
 		}
+	}
+
+	// A name the node does not know is looked up: the backend knows ext3,
+	// which then runs while the backend confirms it; it does not know ghost.
+	be.set(200, ext("2s", false), 0)
+	be.mu.Lock()
+	confirm := true
+	be.byName = func(names string) string {
+		if names == "ext3" && confirm {
+			return fmt.Sprintf(`{"streams":[{"name":"ext3","inputs":[{"url":"udp://127.0.0.1:%d"}]}]}`, p2)
+		}
+		return `{"streams":[]}`
+	}
+	be.mu.Unlock()
+	testkit.Get(t, node.URL+"/ext3/index.m3u8")
+	waitFor("ext3 found by lookup", []string{"ext1", "ext3", "file1"})
+	asked := be.lookups("ext3")
+	testkit.Eventually(t, 15*time.Second, "two refreshes confirming ext3", func() bool { return be.lookups("ext3") >= asked+2 })
+	if got, _ := names(); !slices.Equal(got, []string{"ext1", "ext3", "file1"}) {
+		t.Errorf("streams %v while the backend confirms ext3", got)
+	}
+	be.mu.Lock()
+	confirm = false
+	be.mu.Unlock()
+	waitFor("ext3 stopped once the backend no longer confirms it", []string{"ext1", "file1"})
+	for range 5 {
+		if code, _ := testkit.Get(t, node.URL+"/ghost/index.m3u8"); code != 404 {
+			t.Errorf("GET /ghost/index.m3u8: %d, want 404", code)
+		}
+	}
+	if n := be.lookups("ghost"); n < 1 || n > 2 {
+		t.Errorf("ghost asked %d times for 5 requests within a refresh or two, want 1 or 2 (misses are remembered)", n)
 	}
 }

@@ -172,12 +172,18 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 		return fmt.Errorf("listen: %w", err)
 	}
 	ars := newArchives(nc.Name, sups.store, log, reg)
-	var be proxy.Backend = backend{n: n, archives: ars}
+	rl := &reloader{path: topo.Path, node: nc.Name, n: n, archives: ars, log: log, topo: topo, nc: nc}
+	var ext *external
+	var lookup func(string) bool
+	if nc.ConfigExternal != nil {
+		ext = newExternal(rl, nc.ConfigExternal)
+		lookup = func(name string) bool { return ext.lookup(ctx, name) }
+	}
+	var be proxy.Backend = backend{n: n, archives: ars, lookup: lookup}
 	if cl != nil {
 		ars.peers = peerArchives(topo, nc.Name, n)
 		be = clusterBackend{backend: be.(backend), c: cl}
 	}
-	rl := &reloader{path: topo.Path, node: nc.Name, n: n, archives: ars, log: log, topo: topo, nc: nc}
 	srv := proxy.New(proxy.Config{
 		Reload:     rl.api,
 		Backend:    be,
@@ -195,8 +201,8 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 
 	n.Start(ctx)
 	go rl.onSIGHUP(ctx, hup)
-	if nc.ConfigExternal != nil {
-		go rl.followExternal(ctx, nc.ConfigExternal)
+	if ext != nil {
+		go ext.follow(ctx)
 	}
 	log.Info("node running", "listen", ln.Addr().String(), "streams", n.StreamNames())
 
