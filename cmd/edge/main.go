@@ -14,7 +14,7 @@ const usage = `usage:
   edge check FILE                validate FILE; exit 0 when valid, 1 otherwise
   edge reload FILE [--node NAME] make the running node of FILE reload FILE (a call signed with its cluster_key; or send it SIGHUP)
   edge plugin NAME               serve a built-in plugin (udp, m4f, dvrstore, balancer); started by edge itself
-  edge version                   print the version
+  edge version                   print the version and build information
 `
 
 func main() {
@@ -43,7 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "plugin":
 		return cmdPlugin(args[1:], stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "edge", version())
+		printVersion(stdout)
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

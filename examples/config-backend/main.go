@@ -6,7 +6,9 @@
 //	go run ./examples/config-backend -listen 127.0.0.1:9000 -file examples/config-backend/streams.json
 //
 // The file maps node names to answers: {"origin": {"streams": [...]}}. A
-// node that the file does not name gets {"streams": []}.
+// node that the file does not name gets {"streams": []}. It ignores the
+// name= query of edge's lookups and answers the node's whole list, from
+// which edge takes the names it asked for.
 package main
 
 import (
