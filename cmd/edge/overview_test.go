@@ -26,6 +26,44 @@ type overviewRun struct {
 	Axis    [2]int64    `json:"axis"`
 	Live    *playSample `json:"live"`
 	Archive *playSample `json:"archive"`
+	// --nodes mode: the node and stream tables, cell by cell.
+	NodeRows   []pageRow `json:"nodeRows"`
+	StreamRows []pageRow `json:"streamRows"`
+}
+
+type pageRow struct {
+	Name  string   `json:"name"`
+	Cells []string `json:"cells"`
+}
+
+// runOverview runs overview.mjs with args and a screenshot named shot in
+// the test's artifact directory, and fails the test unless the page did
+// its job with no console error and no failed request.
+func runOverview(t *testing.T, shot string, args ...string) overviewRun {
+	t.Helper()
+	path := filepath.Join(t.ArtifactDir(), shot)
+	cmd := exec.Command("node", append(append([]string{browserScript(t, "overview.mjs")}, args...), "--screenshot", path)...)
+	outb, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node overview.mjs: %v\n%s", err, outb)
+	}
+	var run overviewRun
+	if err := json.Unmarshal(outb, &run); err != nil {
+		t.Fatalf("overview.mjs printed %q: %v", outb, err)
+	}
+	t.Logf("overview.mjs: %s", outb)
+	if fi, err := os.Stat(path); err != nil || fi.Size() < 1000 {
+		t.Errorf("no screenshot at %s: %v", path, err)
+	} else {
+		t.Logf("screenshot: %s", path)
+	}
+	if !run.OK {
+		t.Fatalf("the page did not do its job: %s", run.Error)
+	}
+	if len(run.Console) > 0 || len(run.Failed) > 0 {
+		t.Errorf("console errors %q, failed requests %q; want none", run.Console, run.Failed)
+	}
+	return run
 }
 
 type playSample struct {
@@ -58,7 +96,6 @@ func browserScript(t *testing.T, name string) string {
 func TestOverviewInBrowser(t *testing.T) {
 	t.Parallel()
 	testkit.Need(t, "ffmpeg")
-	script := browserScript(t, "overview.mjs")
 	tp := newTopo(t)
 	port := testkit.FreeUDPPort(t)
 	tp.stream("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", port)}, `source_timeout = "2s"`, `segment_duration = "1s"`, tp.dvr(""))
@@ -92,29 +129,7 @@ func TestOverviewInBrowser(t *testing.T) {
 	first := rs[0].Ranges[0]
 	clickAt := first.From + 1
 
-	shot := filepath.Join(t.ArtifactDir(), "overview.png")
-	cmd := exec.Command("node", script, "--url", node.URL+"/", "--stream", "cam",
-		"--click-at", fmt.Sprint(clickAt), "--screenshot", shot)
-	outb, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node overview.mjs: %v\n%s", err, outb)
-	}
-	var run overviewRun
-	if err := json.Unmarshal(outb, &run); err != nil {
-		t.Fatalf("overview.mjs printed %q: %v", outb, err)
-	}
-	t.Logf("overview.mjs: %s", outb)
-	if fi, err := os.Stat(shot); err != nil || fi.Size() < 1000 {
-		t.Errorf("no screenshot at %s: %v", shot, err)
-	} else {
-		t.Logf("screenshot: %s", shot)
-	}
-	if !run.OK {
-		t.Fatalf("the page did not do its job: %s", run.Error)
-	}
-	if len(run.Console) > 0 || len(run.Failed) > 0 {
-		t.Errorf("console errors %q, failed requests %q; want none", run.Console, run.Failed)
-	}
+	run := runOverview(t, "overview.png", "--url", node.URL+"/", "--stream", "cam", "--click-at", fmt.Sprint(clickAt))
 
 	// The stream list is the topology's, as /api/v1/streams has it.
 	var api struct {
@@ -163,5 +178,61 @@ func TestOverviewInBrowser(t *testing.T) {
 	}
 	if *run.Live.PlayingDate < float64(rs[0].Ranges[1].From) {
 		t.Errorf("live plays at %.1f, before the second range (%d)", *run.Live.PlayingDate, rs[0].Ranges[1].From)
+	}
+}
+
+// TestOverviewClusterInBrowser opens the overview of a cluster-ingest peer:
+// its node table shows both peers alive, its stream table where each
+// stream runs; once the other peer is killed, the table shows it dead and
+// its stream running here.
+func TestOverviewClusterInBrowser(t *testing.T) {
+	t.Parallel()
+	g := startGroup(t, 2, 2, map[string]string{"cam01": "s01", "cam02": "s02"}, "", nil)
+	s01 := g.tp.URL("s01")
+	placed := func(want map[string]string) func() bool {
+		return func() bool {
+			var v clusterView
+			if !testkit.JSON(s01+"/api/v1/cluster", &v) {
+				return false
+			}
+			for _, s := range v.Streams {
+				if w, ok := want[s.Name]; ok && strings.Join(s.CapturedAt, ",") != w {
+					return false
+				}
+			}
+			return len(v.Streams) == len(want)
+		}
+	}
+	testkit.Eventually(t, 30*time.Second, "cam01 on s01, cam02 on s02", placed(map[string]string{"cam01": "s01", "cam02": "s02"}))
+
+	cell := func(rows []pageRow, name string, i int) string {
+		for _, r := range rows {
+			if r.Name == name && i < len(r.Cells) {
+				return r.Cells[i]
+			}
+		}
+		return ""
+	}
+	run := runOverview(t, "cluster.png", "--url", s01+"/", "--nodes", "2")
+	for _, p := range []string{"s01", "s02"} {
+		if got := cell(run.NodeRows, p, 1); got != "alive" {
+			t.Errorf("node table: %s is %q, want alive (rows %v)", p, got, run.NodeRows)
+		}
+	}
+	if !strings.Contains(cell(run.NodeRows, "s01", 0), "this node") {
+		t.Errorf("node table does not mark s01 as this node: %v", run.NodeRows)
+	}
+	if a, b := cell(run.StreamRows, "cam01", 1), cell(run.StreamRows, "cam02", 1); a != "s01" || b != "s02" {
+		t.Errorf("stream table: cam01 runs at %q, cam02 at %q; want s01 and s02", a, b)
+	}
+
+	g.node("s02").Kill()
+	testkit.Eventually(t, 30*time.Second, "cam02 moved to s01", placed(map[string]string{"cam01": "s01", "cam02": "s01"}))
+	run = runOverview(t, "cluster-s02-dead.png", "--url", s01+"/", "--nodes", "2")
+	if got := cell(run.NodeRows, "s02", 1); got != "dead" {
+		t.Errorf("node table after s02 was killed: s02 is %q, want dead", got)
+	}
+	if b := cell(run.StreamRows, "cam02", 1); b != "s01" {
+		t.Errorf("stream table after s02 was killed: cam02 runs at %q, want s01", b)
 	}
 }

@@ -5,6 +5,10 @@
 //
 //	node overview.mjs --url http://127.0.0.1:PORT/ --stream NAME --click-at UNIX
 //	                  [--advance SECONDS] [--timeout SECONDS] [--screenshot FILE.png]
+//	node overview.mjs --url URL --nodes N [--timeout SECONDS] [--screenshot FILE.png]
+//
+// With --nodes, it only waits until the node table has N rows and reports
+// the node and stream tables as the page shows them.
 //
 // Steps: load the page; wait for the stream table and the DVR timeline of
 // --stream; press its "live" button and wait until the player's currentTime
@@ -16,14 +20,14 @@
 import { chromium } from 'playwright-core';
 
 function args() {
-  const a = { url: '', stream: '', 'click-at': 0, advance: 3, timeout: 40, screenshot: '' };
+  const a = { url: '', stream: '', 'click-at': 0, advance: 3, timeout: 40, screenshot: '', nodes: 0 };
   const v = process.argv.slice(2);
   for (let i = 0; i < v.length; i += 2) {
     const k = v[i].replace(/^--/, '');
     if (!(k in a)) throw new Error(`unknown flag ${v[i]}`);
     a[k] = typeof a[k] === 'number' ? Number(v[i + 1]) : v[i + 1];
   }
-  if (!a.url || !a.stream || !a['click-at']) throw new Error('--url, --stream and --click-at are required');
+  if (!a.url || (!a.nodes && (!a.stream || !a['click-at']))) throw new Error('--url, and --nodes or --stream and --click-at are required');
   return a;
 }
 
@@ -52,6 +56,33 @@ async function advance(pg, secs, deadline, what) {
   }
 }
 
+
+// useOverview plays the stream live, then clicks its timeline (see the top).
+async function useOverview(pg, a, out, deadline) {
+  const row = `#streams tr[data-stream="${a.stream}"]`;
+  await pg.waitForSelector(row, { timeout: a.timeout * 1000 });
+  await pg.waitForSelector(`[data-timeline="${a.stream}"] .range`, { timeout: a.timeout * 1000 });
+  out.streams = await pg.$$eval('#streams tr[data-stream]', (rs) => rs.map((r) => r.dataset.stream));
+
+  await pg.click(`button[data-play-live="${a.stream}"]`);
+  out.live = await advance(pg, a.advance, deadline, 'live');
+
+  // The timeline as drawn now: its ranges, gaps and axis.
+  const tl = `[data-timeline="${a.stream}"]`;
+  out.ranges = await pg.$$eval(`${tl} .range`, (rs) => rs.map((r) => [Number(r.dataset.from), Number(r.dataset.to)]));
+  out.gaps = await pg.$$eval(`${tl} .gap`, (rs) => rs.map((r) => [Number(r.dataset.from), Number(r.dataset.to)]));
+  const box = await pg.locator(tl).boundingBox();
+  const axis = await pg.$eval(tl, (e) => [Number(e.dataset.start), Number(e.dataset.end)]);
+  out.axis = axis;
+  const x = box.x + box.width * (a['click-at'] - axis[0]) / (axis[1] - axis[0]);
+  out.clicked = { x, y: box.y + box.height / 2 };
+  await pg.mouse.click(x, box.y + box.height / 2);
+  out.archive = await advance(pg, a.advance, deadline, 'archive');
+  out.archive.url = await pg.evaluate(() => window.edge.hls && window.edge.hls.url);
+  out.viewers = await pg.$eval(`${row} [data-viewers]`, (e) => Number(e.dataset.viewers));
+  out.ok = true;
+}
+
 async function main() {
   const a = args();
   const out = { ok: false, error: '', console: [], failed: [], streams: [], ranges: [], gaps: [],
@@ -73,28 +104,17 @@ async function main() {
     const deadline = Date.now() + a.timeout * 1000;
 
     await pg.goto(a.url);
-    const row = `#streams tr[data-stream="${a.stream}"]`;
-    await pg.waitForSelector(row, { timeout: a.timeout * 1000 });
-    await pg.waitForSelector(`[data-timeline="${a.stream}"] .range`, { timeout: a.timeout * 1000 });
-    out.streams = await pg.$$eval('#streams tr[data-stream]', (rs) => rs.map((r) => r.dataset.stream));
-
-    await pg.click(`button[data-play-live="${a.stream}"]`);
-    out.live = await advance(pg, a.advance, deadline, 'live');
-
-    // The timeline as drawn now: its ranges, gaps and axis.
-    const tl = `[data-timeline="${a.stream}"]`;
-    out.ranges = await pg.$$eval(`${tl} .range`, (rs) => rs.map((r) => [Number(r.dataset.from), Number(r.dataset.to)]));
-    out.gaps = await pg.$$eval(`${tl} .gap`, (rs) => rs.map((r) => [Number(r.dataset.from), Number(r.dataset.to)]));
-    const box = await pg.locator(tl).boundingBox();
-    const axis = await pg.$eval(tl, (e) => [Number(e.dataset.start), Number(e.dataset.end)]);
-    out.axis = axis;
-    const x = box.x + box.width * (a['click-at'] - axis[0]) / (axis[1] - axis[0]);
-    out.clicked = { x, y: box.y + box.height / 2 };
-    await pg.mouse.click(x, box.y + box.height / 2);
-    out.archive = await advance(pg, a.advance, deadline, 'archive');
-    out.archive.url = await pg.evaluate(() => window.edge.hls && window.edge.hls.url);
-    out.viewers = await pg.$eval(`${row} [data-viewers]`, (e) => Number(e.dataset.viewers));
-    out.ok = true;
+    if (a.nodes) {
+      await pg.waitForFunction((n) => document.querySelectorAll('#nodes tr[data-node]').length >= n, a.nodes, { timeout: a.timeout * 1000 });
+      await pg.waitForSelector('#streams tr[data-stream]', { timeout: a.timeout * 1000 });
+      out.nodeRows = await pg.$$eval('#nodes tr[data-node]', (rs) => rs.map((r) => ({
+        name: r.dataset.node, cells: [...r.querySelectorAll('td')].map((c) => c.textContent) })));
+      out.streamRows = await pg.$$eval('#streams tr[data-stream]', (rs) => rs.map((r) => ({
+        name: r.dataset.stream, cells: [...r.querySelectorAll('td')].map((c) => c.textContent) })));
+      out.ok = true;
+    } else {
+      await useOverview(pg, a, out, deadline);
+    }
   } catch (e) {
     out.error = String(e && e.message ? e.message : e);
   } finally {
