@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -191,10 +192,10 @@ func TestReloadWithoutGap(t *testing.T) {
 	}
 
 	// b removed: it stops; a goes on.
-	write(false, "")
-	code, body = reloadCall(t, node.URL, key)
-	if want := `{"kept":["a"],"started":[],"restarted":[],"stopped":["b"]}`; code != 200 || strings.TrimSpace(body) != want {
-		t.Errorf("reload with b removed: %d %s, want 200 %s", code, body, want)
+	// b removed, asked with `edge reload`.
+	out, err := exec.Command(testkit.Edge(t), "reload", write(false, ""), "--node", "origin").CombinedOutput()
+	if want := `{"kept":["a"],"started":[],"restarted":[],"stopped":["b"]}`; err != nil || strings.TrimSpace(string(out)) != want {
+		t.Errorf("edge reload with b removed: %v %s, want %s", err, out, want)
 	}
 	if _, ok := live()["b"]; ok {
 		t.Errorf("b still listed after its removal")
