@@ -71,6 +71,9 @@ type Config struct {
 	// wrapping ErrReloadInvalid means nothing changed, and why. By
 	// default, nil: the call answers 404.
 	Reload func(ctx context.Context) (any, error)
+	// Plugins, when set, lists the node's plugin processes for GET
+	// /api/v1/plugins, sorted by name. By default, nil: the list is empty.
+	Plugins func() []PluginStatus
 	// M4FLiveWait is how long a live M4F request for a stream with no live
 	// segment yet waits for the first one before it answers 503. By
 	// default, 5s.
@@ -258,6 +261,8 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 		return s.serveAPICluster(ctx)
 	case routeAPINode:
 		return s.serveAPINode(ctx)
+	case routeAPIPlugins:
+		return s.serveAPIPlugins(ctx)
 	case routeOpenAPI:
 		return s.serveOpenAPI(ctx)
 	case routeUI:

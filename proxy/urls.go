@@ -42,6 +42,7 @@ const (
 	routeAPINode      // /api/v1/node
 	routeOpenAPI      // /api/v1/openapi.json
 	routeReload       // POST /api/v1/reload, set by the server, never by parsePath
+	routeAPIPlugins   // /api/v1/plugins
 )
 
 var routeNames = [...]string{
@@ -67,6 +68,7 @@ var routeNames = [...]string{
 	routeAPINode:         "api_node",
 	routeOpenAPI:         "api_openapi",
 	routeReload:          "api_reload",
+	routeAPIPlugins:      "api_plugins",
 }
 
 func (r route) String() string { return routeNames[r] }
@@ -136,6 +138,8 @@ func parsePath(path string, nowMs int64) (request, error) {
 		return request{route: routeAPICluster}, nil
 	case n == 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "node":
 		return request{route: routeAPINode}, nil
+	case n == 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "plugins":
+		return request{route: routeAPIPlugins}, nil
 	case n == 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "openapi.json":
 		return request{route: routeOpenAPI}, nil
 	case n == 2 && parts[0] == "assets" && isUIAsset(parts[1]):

@@ -55,6 +55,7 @@ func TestParsePath(t *testing.T) {
 		{"/assets/hls.min.js", request{route: routeUI, name: "hls.min.js"}},
 		{"/assets/index.m3u8", request{route: routeLive, name: "assets"}}, // a stream may be called assets
 		{"/api/v1/node", request{route: routeAPINode}},
+		{"/api/v1/plugins", request{route: routeAPIPlugins}},
 		{"/api/v1/openapi.json", request{route: routeOpenAPI}},
 	}
 	for _, tc := range tests {

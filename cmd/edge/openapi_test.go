@@ -159,4 +159,37 @@ func TestOpenAPI(t *testing.T) {
 	check("GET", "/api/v1/streams/nosuch", false, 404)
 	check("POST", "/api/v1/reload", true, 200)
 	check("POST", "/api/v1/reload", false, 403)
+
+	// /api/v1/plugins: the udp plugin killed is restarted, and counted.
+	type plugins struct {
+		Plugins []struct {
+			Name     string `json:"name"`
+			Pid      int    `json:"pid"`
+			Restarts int    `json:"restarts"`
+		} `json:"plugins"`
+	}
+	udp := func() (pid, restarts int, names []string) {
+		var p plugins
+		testkit.JSON(node.URL+"/api/v1/plugins", &p)
+		for _, pl := range p.Plugins {
+			names = append(names, pl.Name)
+			if pl.Name == "udp" {
+				pid, restarts = pl.Pid, pl.Restarts
+			}
+		}
+		return
+	}
+	pid, restarts, names := udp()
+	if want := []string{"balancer", "dvrstore", "udp"}; strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Errorf("/api/v1/plugins lists %v, want %v", names, want)
+	}
+	if real := testkit.ChildPID(t, node.Cmd.Process.Pid, "plugin", "udp"); pid != real || restarts != 0 {
+		t.Fatalf("udp plugin: pid %d restarts %d; the process is %d and never restarted", pid, restarts, real)
+	}
+	testkit.KillPID(t, pid)
+	testkit.Eventually(t, 20*time.Second, "the udp plugin restarted and counted", func() bool {
+		p, r, _ := udp()
+		return r == 1 && p != 0 && p != pid
+	})
+	check("GET", "/api/v1/plugins", false, 200)
 }

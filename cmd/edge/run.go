@@ -186,6 +186,7 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 	}
 	srv := proxy.New(proxy.Config{
 		Reload:     rl.api,
+		Plugins:    sups.plugins,
 		Backend:    be,
 		Memory:     cache.NewMemory(memoryBudget()),
 		Logger:     log,
