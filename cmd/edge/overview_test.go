@@ -29,6 +29,7 @@ type overviewRun struct {
 	// --nodes mode: the node and stream tables, cell by cell.
 	NodeRows   []pageRow `json:"nodeRows"`
 	StreamRows []pageRow `json:"streamRows"`
+	PluginRows []pageRow `json:"pluginRows"`
 }
 
 type pageRow struct {
@@ -218,6 +219,13 @@ func TestOverviewClusterInBrowser(t *testing.T) {
 		if got := cell(run.NodeRows, p, 1); got != "alive" {
 			t.Errorf("node table: %s is %q, want alive (rows %v)", p, got, run.NodeRows)
 		}
+	}
+	var plugins []string
+	for _, r := range run.PluginRows {
+		plugins = append(plugins, r.Name+":"+r.Cells[4])
+	}
+	if got, want := strings.Join(plugins, " "), "balancer:0 dvrstore:0 udp:0"; got != want {
+		t.Errorf("plugin table %q (name:restarts), want %q", got, want)
 	}
 	if !strings.Contains(cell(run.NodeRows, "s01", 0), "this node") {
 		t.Errorf("node table does not mark s01 as this node: %v", run.NodeRows)

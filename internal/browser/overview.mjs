@@ -8,7 +8,7 @@
 //	node overview.mjs --url URL --nodes N [--timeout SECONDS] [--screenshot FILE.png]
 //
 // With --nodes, it only waits until the node table has N rows and reports
-// the node and stream tables as the page shows them.
+// the node, stream and plugin tables as the page shows them.
 //
 // Steps: load the page; wait for the stream table and the DVR timeline of
 // --stream; press its "live" button and wait until the player's currentTime
@@ -71,7 +71,8 @@ async function useOverview(pg, a, out, deadline) {
   const tl = `[data-timeline="${a.stream}"]`;
   out.ranges = await pg.$$eval(`${tl} .range`, (rs) => rs.map((r) => [Number(r.dataset.from), Number(r.dataset.to)]));
   out.gaps = await pg.$$eval(`${tl} .gap`, (rs) => rs.map((r) => [Number(r.dataset.from), Number(r.dataset.to)]));
-  const box = await pg.locator(tl).boundingBox();
+  await pg.locator(tl).scrollIntoViewIfNeeded();
+  const box = await pg.locator(tl).boundingBox(); // in the viewport, where the mouse clicks
   const axis = await pg.$eval(tl, (e) => [Number(e.dataset.start), Number(e.dataset.end)]);
   out.axis = axis;
   const x = box.x + box.width * (a['click-at'] - axis[0]) / (axis[1] - axis[0]);
@@ -111,6 +112,8 @@ async function main() {
         name: r.dataset.node, cells: [...r.querySelectorAll('td')].map((c) => c.textContent) })));
       out.streamRows = await pg.$$eval('#streams tr[data-stream]', (rs) => rs.map((r) => ({
         name: r.dataset.stream, cells: [...r.querySelectorAll('td')].map((c) => c.textContent) })));
+      out.pluginRows = await pg.$$eval('#plugins tr[data-plugin]', (rs) => rs.map((r) => ({
+        name: r.dataset.plugin, cells: [...r.querySelectorAll('td')].map((c) => c.textContent) })));
       out.ok = true;
     } else {
       await useOverview(pg, a, out, deadline);

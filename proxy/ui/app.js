@@ -1,11 +1,12 @@
 // The node's web overview: nodes, streams, DVR timelines and a player.
 // Plain browser JavaScript, no build step; hls.js comes from
 // /assets/hls.min.js, served by the node itself. Everything it shows comes
-// from the node's JSON API (/api/v1/node, /api/v1/streams, /api/v1/cluster)
+// from the node's JSON API (/api/v1/node, /api/v1/streams, /api/v1/cluster,
+// /api/v1/plugins)
 // and each stream's recording_status.json.
 'use strict';
 
-const state = { node: null, streams: [], cluster: null, timelines: {} };
+const state = { node: null, streams: [], cluster: null, plugins: [] };
 
 // window.edge lets a person (or a test) look at the player from the console.
 window.edge = { hls: null, video: null, playing: null, state };
@@ -74,6 +75,14 @@ function renderNodes() {
       el('td', { class: 'muted' }, 'no [cluster] peers')));
   }
   tb.replaceChildren(...rows);
+}
+
+function renderPlugins() {
+  const tb = document.querySelector('#plugins tbody');
+  tb.replaceChildren(...state.plugins.map((p) => el('tr', { 'data-plugin': p.name },
+    el('td', {}, p.name), el('td', {}, p.kind), el('td', {}, p.command),
+    el('td', { class: p.pid ? '' : 'bad' }, p.pid || 'restarting'),
+    el('td', { class: p.restarts ? 'bad' : '' }, p.restarts))));
 }
 
 function runsAt(name) {
@@ -189,7 +198,9 @@ async function refresh() {
     const s = await getJSON('/api/v1/streams');
     state.streams = s.streams;
     state.cluster = state.node.cluster ? await getJSON('/api/v1/cluster') : null;
+    state.plugins = (await getJSON('/api/v1/plugins')).plugins;
     renderNodes();
+    renderPlugins();
     renderStreams();
     status.textContent = `updated ${new Date().toLocaleTimeString([], { hour12: false })}`;
     status.className = 'muted';
