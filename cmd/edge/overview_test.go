@@ -130,7 +130,7 @@ func TestOverviewInBrowser(t *testing.T) {
 	first := rs[0].Ranges[0]
 	clickAt := first.From + 1
 
-	run := runOverview(t, "overview.png", "--url", node.URL+"/", "--stream", "cam", "--click-at", fmt.Sprint(clickAt))
+	run := runOverview(t, "overview.png", "--url", node.URL+"/", "--stream", "cam", "--click-at", fmt.Sprint(clickAt), "--advance", "2")
 
 	// The stream list is the topology's, as /api/v1/streams has it.
 	var api struct {
