@@ -64,7 +64,10 @@ type Node struct {
 	PublicURL string    `toml:"public_url"`
 	Streams   []*Stream `toml:"stream"`
 	Sources   []*Source `toml:"source"`
-	Line      int       `toml:"-"` // line of the [[node]] header, for messages
+	// ConfigExternal, when set, adds the streams an HTTP configuration
+	// backend lists for this node (external.go). By default, none.
+	ConfigExternal *External `toml:"config_external"`
+	Line           int       `toml:"-"` // line of the [[node]] header, for messages
 }
 
 // Stream is one stream captured or restreamed by a node.

@@ -217,6 +217,7 @@ func (d *decoder) validate(t *Topology) {
 				d.errorf(sub(np, "public_url"), "%s: public_url %q: want http://HOST[:PORT] or https://...", label, n.PublicURL)
 			}
 		}
+		d.validateExternal(label, n.ConfigExternal, sub(np, "config_external"))
 		d.validateStreams(t, label, n.Streams, np, func(name string) bool { return hasSourceFor(n, name) })
 		for j, s := range n.Streams {
 			if s.ClusterIngest != nil && t.Cluster != nil && n.Name != "" && !t.Cluster.IsPeer(n.Name) {
@@ -563,6 +564,10 @@ func (t *Topology) setDefaults() {
 	for _, n := range t.Nodes {
 		if n.PublicURL == "" {
 			n.PublicURL = "http://" + n.Listen
+		}
+		if e := n.ConfigExternal; e != nil {
+			setDuration(&e.Refresh, DefaultExternalRefresh)
+			setDuration(&e.Timeout, DefaultExternalTimeout)
 		}
 		for _, s := range n.Streams {
 			setDuration(&s.SourceTimeout, DefaultSourceTimeout)

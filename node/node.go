@@ -68,6 +68,13 @@ type Node struct {
 	streams map[string]*Stream
 	names   []string
 
+	// reloadMu serialises Reload; current and currentTopo are the
+	// configuration the [[node.stream]] streams come from after a Reload
+	// (nil before: cfg's).
+	reloadMu    sync.Mutex
+	current     *config.Node
+	currentTopo *config.Topology
+
 	ctx    context.Context // the run context, set by Start
 	wg     sync.WaitGroup
 	cancel context.CancelFunc

@@ -16,6 +16,9 @@ type streamJSON struct {
 	ActiveInput string        `json:"active_input"`
 	// Bitrate in bits per second.
 	Bitrate int64 `json:"bitrate"`
+	// Viewers is how many clients followed its live playlists or live
+	// MPEG-TS in the last 30 s (viewers.go).
+	Viewers int `json:"viewers"`
 	// LastFrameAgeMs is null when no frame ever arrived.
 	LastFrameAgeMs *int64          `json:"last_frame_age_ms"`
 	LiveWindow     *liveWindowJSON `json:"live_window,omitempty"`
@@ -44,6 +47,7 @@ func (s *Server) streamInfo(st Stream) streamJSON {
 	status := st.Status()
 	j := streamJSON{
 		Name: st.Name(), Inputs: status.Inputs, ActiveInput: status.ActiveInput, Bitrate: status.Bitrate,
+		Viewers: s.viewers.count(st.Name(), s.cfg.Now()),
 	}
 	if j.Inputs == nil {
 		j.Inputs = []InputStatus{}

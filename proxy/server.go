@@ -66,6 +66,14 @@ type Config struct {
 	// M4FBacklog is how many segments of the live window a live M4F
 	// response starts with. By default, m4f.DefaultBacklog.
 	M4FBacklog int
+	// Reload, when set, reloads the node's topology file for POST
+	// /api/v1/reload (reload.go) and returns what changed; an error
+	// wrapping ErrReloadInvalid means nothing changed, and why. By
+	// default, nil: the call answers 404.
+	Reload func(ctx context.Context) (any, error)
+	// Plugins, when set, lists the node's plugin processes for GET
+	// /api/v1/plugins, sorted by name. By default, nil: the list is empty.
+	Plugins func() []PluginStatus
 	// M4FLiveWait is how long a live M4F request for a stream with no live
 	// segment yet waits for the first one before it answers 503. By
 	// default, 5s.
@@ -88,6 +96,7 @@ type Server struct {
 	// tsGroup collapses concurrent remuxes of one segment into MPEG-TS.
 	tsGroup singleflight.Group
 	tsm     *tsMetrics
+	viewers viewers // live clients per stream, for the API and the overview
 
 	base   context.Context
 	cancel context.CancelFunc
@@ -195,6 +204,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.handleM4F(ctx)
 		return
 	}
+	if isReload(ctx) {
+		s.handleReload(ctx)
+		return
+	}
 	began := time.Now()
 	h := &ctx.Response.Header
 	h.Set("Access-Control-Allow-Origin", "*")
@@ -252,6 +265,14 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 		return s.serveAPIStream(ctx, req.name)
 	case routeAPICluster:
 		return s.serveAPICluster(ctx)
+	case routeAPINode:
+		return s.serveAPINode(ctx)
+	case routeAPIPlugins:
+		return s.serveAPIPlugins(ctx)
+	case routeOpenAPI:
+		return s.serveOpenAPI(ctx)
+	case routeUI:
+		return s.serveUI(ctx, req.name)
 	}
 	if s.routeCluster(ctx, req.name) {
 		return nil
@@ -268,6 +289,7 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 		// which keeps an on-demand stream pulled; segment and init URLs
 		// are shared with archive playlists and must not start live pulls.
 		watch(actx, st)
+		s.viewers.touch(req.name, ctx.RemoteIP().String()+" "+string(ctx.UserAgent()), s.cfg.Now())
 	}
 	switch req.route {
 	case routeLive:

@@ -340,7 +340,7 @@ func TestBadRequests(t *testing.T) {
 		{"/cam/nosuch.m3u8", 404},
 		{"/cam/index.html", 404},
 		{"/cam", 404},
-		{"/", 404},
+		{"/assets/nosuch.js", 404},
 		{"/a/b/c", 404},
 		{"/cam/s-1.m4s", 404},
 		{"/cam/init-0123456789abcdef.mp4", 404},

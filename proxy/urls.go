@@ -38,6 +38,11 @@ const (
 	routeTSLive       // /{name}/mpegts: live MPEG-TS
 	routeTSRange      // archive-{from}-{dur}.ts, timeshift_abs-{from}.ts
 	routeTSSegment    // s-{start}.ts: a segment of the MPEG-TS HLS flavour
+	routeUI           // / and /assets/{name}: the web overview (ui.go)
+	routeAPINode      // /api/v1/node
+	routeOpenAPI      // /api/v1/openapi.json
+	routeReload       // POST /api/v1/reload, set by the server, never by parsePath
+	routeAPIPlugins   // /api/v1/plugins
 )
 
 var routeNames = [...]string{
@@ -59,6 +64,11 @@ var routeNames = [...]string{
 	routeTSLive:          "mpegts_live",
 	routeTSRange:         "mpegts_range",
 	routeTSSegment:       "mpegts_segment",
+	routeUI:              "ui",
+	routeAPINode:         "api_node",
+	routeOpenAPI:         "api_openapi",
+	routeReload:          "api_reload",
+	routeAPIPlugins:      "api_plugins",
 }
 
 func (r route) String() string { return routeNames[r] }
@@ -104,7 +114,7 @@ func parsePath(path string, nowMs int64) (request, error) {
 		}
 		if p == "" {
 			if i < 0 && n == 0 {
-				return request{}, notFound("no resource at /")
+				return request{route: routeUI}, nil
 			}
 			return request{}, badRequest("empty path segment")
 		}
@@ -126,6 +136,14 @@ func parsePath(path string, nowMs int64) (request, error) {
 		return request{route: routeMetrics}, nil
 	case n == 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "cluster":
 		return request{route: routeAPICluster}, nil
+	case n == 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "node":
+		return request{route: routeAPINode}, nil
+	case n == 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "plugins":
+		return request{route: routeAPIPlugins}, nil
+	case n == 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "openapi.json":
+		return request{route: routeOpenAPI}, nil
+	case n == 2 && parts[0] == "assets" && isUIAsset(parts[1]):
+		return request{route: routeUI, name: parts[1]}, nil
 	case n >= 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "streams":
 		switch n {
 		case 3:

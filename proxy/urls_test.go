@@ -50,6 +50,13 @@ func TestParsePath(t *testing.T) {
 		{"/api/v1/streams", request{route: routeAPIStreams}},
 		{"/api/v1/streams/cam", request{route: routeAPIStream, name: "cam"}},
 		{"/metrics", request{route: routeMetrics}},
+		{"/", request{route: routeUI}},
+		{"/assets/app.js", request{route: routeUI, name: "app.js"}},
+		{"/assets/hls.min.js", request{route: routeUI, name: "hls.min.js"}},
+		{"/assets/index.m3u8", request{route: routeLive, name: "assets"}}, // a stream may be called assets
+		{"/api/v1/node", request{route: routeAPINode}},
+		{"/api/v1/plugins", request{route: routeAPIPlugins}},
+		{"/api/v1/openapi.json", request{route: routeOpenAPI}},
 	}
 	for _, tc := range tests {
 		got, err := parsePath(tc.path, testNowMs)
@@ -92,6 +99,7 @@ func FuzzParseURL(f *testing.F) {
 		"/cam/archive-0-0.m3u8", "/cam/archive-99999999999999999999-1.mp4",
 		"/cam/timeshift_rel-60.m3u8", "/cam/video-timeshift_rel-60.m3u8", "/cam/timeshift_abs-1699990000.ts",
 		"/cam/index-1699990000-60.fmp4.m3u8", "/cam/archive/1699990000/60/mpegts", "/cam/mpegts", "/cam/s-1.ts",
+		"/", "/assets/app.js", "/api/v1/node", "/api/v1/openapi.json",
 	} {
 		f.Add(s)
 	}

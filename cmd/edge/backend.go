@@ -17,6 +17,9 @@ type backend struct {
 	n        *node.Node
 	archives *archives
 	repls    *replications
+	// lookup, when set, asks the configuration backend for a stream name
+	// the node does not know, and reports whether it runs now (external.go).
+	lookup func(name string) bool
 }
 
 var (
@@ -27,6 +30,9 @@ var (
 
 func (b backend) Stream(name string) (proxy.Stream, bool) {
 	s, ok := b.n.Stream(name)
+	if !ok && b.lookup != nil && b.lookup(name) {
+		s, ok = b.n.Stream(name)
+	}
 	if !ok {
 		return nil, false
 	}

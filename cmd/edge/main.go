@@ -12,8 +12,9 @@ const usage = `usage:
   edge up [FILE]                 run every node of FILE on this machine (default: the embedded quickstart)
   edge run FILE [--node NAME]    run one node of FILE (--node may be left out when FILE has one node)
   edge check FILE                validate FILE; exit 0 when valid, 1 otherwise
+  edge reload FILE [--node NAME] make the running node of FILE reload FILE (a call signed with its cluster_key; or send it SIGHUP)
   edge plugin NAME               serve a built-in plugin (udp, m4f, dvrstore, balancer); started by edge itself
-  edge version                   print the version
+  edge version                   print the version and build information
 `
 
 func main() {
@@ -37,10 +38,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "reload":
+		return cmdReload(args[1:], stdout, stderr)
 	case "plugin":
 		return cmdPlugin(args[1:], stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "edge", version())
+		printVersion(stdout)
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

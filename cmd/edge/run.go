@@ -121,6 +121,8 @@ func pickNode(topo *config.Topology, name string) (*config.Node, error) {
 
 // runNode runs one node until ctx ends, then stops it gracefully.
 func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *slog.Logger) error {
+	hup, stopHUP := notifySIGHUP()
+	defer stopHUP()
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable for built-in plugins: %w", err)
@@ -172,12 +174,21 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 		return fmt.Errorf("listen: %w", err)
 	}
 	ars := newArchives(nc.Name, sups.store, log, reg)
-	var be proxy.Backend = backend{n: n, archives: ars, repls: repls}
+	rl := &reloader{path: topo.Path, node: nc.Name, n: n, archives: ars, log: log, topo: topo, nc: nc}
+	var ext *external
+	var lookup func(string) bool
+	if nc.ConfigExternal != nil {
+		ext = newExternal(rl, nc.ConfigExternal)
+		lookup = func(name string) bool { return ext.lookup(ctx, name) }
+	}
+	var be proxy.Backend = backend{n: n, archives: ars, repls: repls, lookup: lookup}
 	if cl != nil {
 		ars.peers = peerArchives(topo, nc.Name, n)
 		be = clusterBackend{backend: be.(backend), c: cl}
 	}
 	srv := proxy.New(proxy.Config{
+		Reload:     rl.api,
+		Plugins:    sups.plugins,
 		Backend:    be,
 		Memory:     cache.NewMemory(memoryBudget()),
 		Logger:     log,
@@ -200,6 +211,10 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 	}
 
 	n.Start(ctx)
+	go rl.onSIGHUP(ctx, hup)
+	if ext != nil {
+		go ext.follow(ctx)
+	}
 	log.Info("node running", "listen", ln.Addr().String(), "streams", n.StreamNames())
 
 	select {
@@ -239,7 +254,10 @@ type supervisors struct {
 // when a stream has a udp:// or file:// input, the store when a stream
 // records. The store re-opens the archives each time it (re)starts.
 func (s *supervisors) start(ctx context.Context, nc *config.Node, n *node.Node) error {
-	needUDP, needM4F := false, len(nc.Sources) > 0
+	// A node with config_external runs every plugin a stream may need: the
+	// backend may list any stream.
+	ext := nc.ConfigExternal != nil
+	needUDP, needM4F := ext, ext || len(nc.Sources) > 0
 	for _, st := range nc.Streams {
 		for _, in := range st.Inputs {
 			switch {
@@ -266,7 +284,7 @@ func (s *supervisors) start(ctx context.Context, nc *config.Node, n *node.Node) 
 		}
 		return nil
 	}
-	if n.HasArchive() {
+	if n.HasArchive() || ext {
 		if err := mk(&s.storeSup, "dvrstore", sdk.KindDVRStore, s.topo.Plugins.DVRStore, n.OpenArchives); err != nil {
 			return err
 		}

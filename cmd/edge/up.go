@@ -129,6 +129,10 @@ func cmdUp(args []string, stdout, stderr io.Writer) int {
 func printURLs(w io.Writer, topo *config.Topology) {
 	fmt.Fprintln(w, "")
 	for _, n := range topo.Nodes {
+		fmt.Fprintf(w, "open in a browser: %s/   (web overview of node %s: streams, DVR timeline, player)\n", n.PublicURL, n.Name)
+	}
+	fmt.Fprintln(w, "")
+	for _, n := range topo.Nodes {
 		base := n.PublicURL
 		fmt.Fprintf(w, "node %s: %s  (API %s/api/v1/streams, metrics %s/metrics)\n", n.Name, base, base, base)
 		for _, s := range n.Streams {
