@@ -463,6 +463,10 @@ func (d *decoder) validateDVR(v *DVR, path []string, label string) {
 	}
 	if v.Root == "" {
 		d.errorf(path, "%s: dvr: missing root", label)
+	} else if isURLRoot(v.Root) {
+		if err := checkS3Root(v.Root); err != nil {
+			d.errorf(sub(path, "root"), "%s: dvr: %v", label, err)
+		}
 	}
 	if v.ReplicationPort < 0 || v.ReplicationPort > 65535 {
 		d.errorf(sub(path, "replication_port"), "%s: dvr: replication_port %d is not 1 to 65535", label, v.ReplicationPort)
@@ -475,6 +479,8 @@ func (d *decoder) validateCache(c *Cache, path []string, label string) {
 	}
 	if c.Root == "" {
 		d.errorf(path, "%s: cache: missing root", label)
+	} else if isURLRoot(c.Root) {
+		d.errorf(sub(path, "root"), "%s: cache: root %q must be a local directory (the segment cache is served with sendfile)", label, c.Root)
 	}
 	if c.Misses < 0 {
 		d.errorf(sub(path, "misses"), "%s: cache: misses %d is negative", label, c.Misses)
@@ -528,7 +534,7 @@ func (t *Topology) setDefaults() {
 }
 
 func (t *Topology) archiveDefaults(v *DVR, c *Cache) {
-	if v != nil {
+	if v != nil && !isURLRoot(v.Root) {
 		v.Root = t.absPath(v.Root)
 	}
 	if c != nil {
