@@ -135,16 +135,26 @@ func (st *stream) load(ctx context.Context) error {
 	if n := len(kept); n > 0 {
 		reread = append(reread, kept[n-1].hour)
 	}
+	read := map[int64][]entry{}
 	for _, h := range reread {
 		es, err := st.readIndex(ctx, h)
 		if err != nil {
 			return err
 		}
-		kept = slices.DeleteFunc(kept, func(x hourSum) bool { return x.hour == h })
+		read[h] = es
+		var before []byte
+		kept = slices.DeleteFunc(kept, func(x hourSum) bool {
+			if x.hour == h {
+				before = formatSummary([]hourSum{x})
+			}
+			return x.hour == h
+		})
 		if len(es) > 0 {
 			kept = append(kept, summarize(h, es, st.tol))
+			changed = changed || !bytes.Equal(before, formatSummary(kept[len(kept)-1:]))
+		} else {
+			changed = true
 		}
-		changed = true
 	}
 	slices.SortFunc(kept, func(a, b hourSum) int { return int(a.hour - b.hour) })
 	st.hours = kept
@@ -155,11 +165,7 @@ func (st *stream) load(ctx context.Context) error {
 	st.curHour = -1
 	if n := len(kept); n > 0 {
 		last := kept[n-1].hour
-		es, err := st.hourEntries(ctx, last)
-		if err != nil {
-			return err
-		}
-		st.curHour, st.cur = last, es
+		st.curHour, st.cur = last, read[last]
 	}
 	if changed {
 		st.dirty = true
