@@ -59,9 +59,9 @@ func (n *Node) Stream(name string) (*Stream, bool) {
 
 // ResolvePath resolves a relative path against the directory of the
 // topology file; absolute paths and topologies without a Path are returned
-// as they are.
+// as they are, and so are URLs (an s3:// dvr root).
 func (t *Topology) ResolvePath(p string) string {
-	if p == "" || filepath.IsAbs(p) || t.Path == "" {
+	if p == "" || filepath.IsAbs(p) || t.Path == "" || isURLRoot(p) {
 		return p
 	}
 	return filepath.Join(filepath.Dir(t.Path), p)
