@@ -152,3 +152,6 @@ func (s *S3) Requests(method, part string) int {
 func (s *S3) Root(prefix string) string {
 	return fmt.Sprintf("s3://%s/%s", s.Bucket, prefix)
 }
+
+// PID is the server process's id.
+func (s *S3) PID() int { return s.proc.Cmd.Process.Pid }
