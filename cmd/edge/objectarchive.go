@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/edgedvr/edge/cache"
@@ -27,8 +28,19 @@ type objectArchive struct {
 	localArchive
 	disk   *cache.Disk // nil without a cache
 	flight *singleflight.Group
+	// recent holds the last reads for a few seconds: a viewer that asks
+	// just after a read finished, before the front's memory cache has the
+	// bytes, shares them instead of fetching again. The slices are the
+	// ones the memory cache keeps, so this costs no copy.
+	recent *expirable.LRU[int64, []byte]
 	log    *slog.Logger
 }
+
+// Bounds of objectArchive.recent.
+const (
+	recentReads   = 16
+	recentReadTTL = 5 * time.Second
+)
 
 // storeReadTimeout bounds one coalesced read from the store.
 const storeReadTimeout = 10 * time.Second
@@ -54,7 +66,13 @@ func (a objectArchive) Segments(ctx context.Context, from, to int64) ([]sdk.Segm
 }
 
 func (a objectArchive) ReadSegment(ctx context.Context, start int64) ([]byte, error) {
+	if b, ok := a.recent.Get(start); ok {
+		return b, nil
+	}
 	v, err, _ := a.flight.Do(strconv.FormatInt(start, 10), func() (any, error) {
+		if b, ok := a.recent.Get(start); ok { // read by a flight that just ended
+			return b, nil
+		}
 		// Not the first caller's context: one viewer leaving must not fail the others.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeReadTimeout)
 		defer cancel()
@@ -70,6 +88,7 @@ func (a objectArchive) ReadSegment(ctx context.Context, start int64) ([]byte, er
 				}
 			}
 		}
+		a.recent.Add(start, b)
 		return b, nil
 	})
 	if err != nil {
@@ -98,7 +117,8 @@ func (a *archives) local(s *node.Stream) chain.Local {
 	if dvr == nil || !s3store.IsRoot(dvr.Root) {
 		return la
 	}
-	oa := objectArchive{localArchive: la, flight: &singleflight.Group{}, log: a.log}
+	oa := objectArchive{localArchive: la, flight: &singleflight.Group{}, log: a.log,
+		recent: expirable.NewLRU[int64, []byte](recentReads, nil, recentReadTTL)}
 	if c := s.Config().Cache; c != nil {
 		d, err := a.disk(c.Root, time.Duration(c.Depth), int64(c.MaxSize), c.Misses)
 		if err != nil {
