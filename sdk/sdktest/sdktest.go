@@ -2,7 +2,7 @@
 //
 // A store author calls RunStore from a test with a harness that opens the
 // store (in process, or through an sdk.Supervisor to test the real plugin
-// boundary); an ingest author calls RunIngest with a URL their plugin
+// boundary); an ingest author calls RunIngest with an input their plugin
 // captures. The expected values come from the suite, never from the
 // store under test.
 package sdktest
