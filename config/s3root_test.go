@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -41,4 +42,20 @@ func TestS3Roots(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzCheckS3Root(f *testing.F) {
+	for _, s := range []string{"s3://edge-archive/site1", "s3://b.b-b/a/b?endpoint=http://127.0.0.1:7070&region=x",
+		"s3://u:p@bucket/x", "s3://bucket/../x", "s3://bucket/x?endpoint=ftp://x", "s3://BUCKET", "gs://x/y", "s3://"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, root string) {
+		if checkS3Root(root) != nil {
+			return
+		}
+		u, err := url.Parse(root)
+		if err != nil || u.Scheme != "s3" || u.User != nil || len(u.Host) < 3 {
+			t.Fatalf("accepted %q", root)
+		}
+	})
 }

@@ -21,7 +21,8 @@ import (
 // (an s3:// root): its segments have no Path, so a viewer's read would
 // otherwise cross the plugin each time. Concurrent reads of one segment
 // collapse into one ReadSegment (one GET on the object store); what is read
-// goes into the disk cache when the stream has one, and listings then name
+// goes into the disk cache when the stream has one (from the cache's
+// misses-th request on), and listings then name
 // the cached file so the front sends it with sendfile. The front's memory
 // cache keeps the bytes of a read that has no disk cache.
 type objectArchive struct {
@@ -80,7 +81,7 @@ func (a objectArchive) ReadSegment(ctx context.Context, start int64) ([]byte, er
 		if err != nil {
 			return nil, err
 		}
-		if a.disk != nil {
+		if a.disk != nil && a.disk.Want(a.name, start) {
 			if infos, lerr := a.localArchive.Segments(fctx, start, start+1); lerr == nil && len(infos) == 1 &&
 				infos[0].Start == start && infos[0].Checksum == media.Checksum(b) {
 				if perr := a.disk.Put(a.name, infos[0], b); perr != nil {

@@ -180,6 +180,10 @@ func (s *Store) Ranges(ctx context.Context, stream string, from, to int64) ([]sd
 	if err != nil {
 		return nil, err
 	}
+	from = max(from, 0) // nothing is before 1970, and from-1h must not overflow
+	if to <= from {
+		return nil, nil
+	}
 	return st.ranges(ctx, from, to)
 }
 
