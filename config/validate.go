@@ -59,9 +59,9 @@ func (n *Node) Stream(name string) (*Stream, bool) {
 
 // ResolvePath resolves a relative path against the directory of the
 // topology file; absolute paths and topologies without a Path are returned
-// as they are.
+// as they are, and so are URLs (an s3:// dvr root).
 func (t *Topology) ResolvePath(p string) string {
-	if p == "" || filepath.IsAbs(p) || t.Path == "" {
+	if p == "" || filepath.IsAbs(p) || t.Path == "" || isURLRoot(p) {
 		return p
 	}
 	return filepath.Join(filepath.Dir(t.Path), p)
@@ -468,6 +468,10 @@ func (d *decoder) validateDVR(v *DVR, path []string, label string) {
 	}
 	if v.Root == "" {
 		d.errorf(path, "%s: dvr: missing root", label)
+	} else if isURLRoot(v.Root) {
+		if err := checkS3Root(v.Root); err != nil {
+			d.errorf(sub(path, "root"), "%s: dvr: %v", label, err)
+		}
 	}
 	if v.ReplicationPort < 0 || v.ReplicationPort > 65535 {
 		d.errorf(sub(path, "replication_port"), "%s: dvr: replication_port %d is not 1 to 65535", label, v.ReplicationPort)
@@ -528,6 +532,8 @@ func (d *decoder) validateCache(c *Cache, path []string, label string) {
 	}
 	if c.Root == "" {
 		d.errorf(path, "%s: cache: missing root", label)
+	} else if isURLRoot(c.Root) {
+		d.errorf(sub(path, "root"), "%s: cache: root %q must be a local directory (the segment cache is served with sendfile)", label, c.Root)
 	}
 	if c.Misses < 0 {
 		d.errorf(sub(path, "misses"), "%s: cache: misses %d is negative", label, c.Misses)
@@ -585,7 +591,7 @@ func (t *Topology) setDefaults() {
 }
 
 func (t *Topology) archiveDefaults(v *DVR, c *Cache) {
-	if v != nil {
+	if v != nil && !isURLRoot(v.Root) {
 		v.Root = t.absPath(v.Root)
 	}
 	if c != nil {

@@ -9,6 +9,12 @@ import (
 	"github.com/edgedvr/edge/media"
 )
 
+// Version is the SDK's own version (semantic versioning, see CHANGELOG.md):
+// a minor release adds optional interfaces and helpers, and plugins built
+// against an older minor release keep working with a newer host. Only a
+// new ProtocolVersion breaks them.
+const Version = "1.1.0"
+
 // ProtocolVersion is the plugin protocol version. A host and a plugin with
 // different versions refuse each other at the handshake.
 const ProtocolVersion = 1

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 
@@ -24,8 +25,12 @@ type ServeConfig struct {
 }
 
 // Serve runs the plugin side of the protocol: it answers the handshake and
-// serves cfg's implementations over gRPC until the host ends the session,
-// then returns nil. It is the whole body of a plugin executable's main
+// serves cfg's implementations over gRPC until the host ends the session.
+// Then, optionally (since SDK 1.1.0): each implementation that is also an
+// io.Closer is closed, and Serve returns what Close returned (nil for
+// implementations without Close). A host that is killed ends the plugin
+// with it (no Close then): a plugin must never need Close for its data to
+// be safe. It is the whole body of a plugin executable's main
 // (`edge plugin NAME` calls it for the built-in plugins). Started by hand,
 // without the host's handshake cookie, it prints a notice and exits with
 // status 1.
@@ -64,5 +69,24 @@ func serve(cfg ServeConfig, hs plugin.HandshakeConfig) error {
 		GRPCServer:      newGRPCServer,
 		Logger:          hcl,
 	})
-	return nil
+	return closeServed(cfg, logger)
+}
+
+// closeServed closes each implementation that is an io.Closer, once
+// (an implementation served as several kinds is closed once).
+func closeServed(cfg ServeConfig, logger *slog.Logger) error {
+	var errs []error
+	seen := map[io.Closer]bool{}
+	for _, impl := range []any{cfg.Ingest, cfg.Store, cfg.Balancer} {
+		c, ok := impl.(io.Closer)
+		if !ok || seen[c] {
+			continue
+		}
+		seen[c] = true
+		if err := c.Close(); err != nil {
+			logger.Error("plugin close failed", "error", err)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -72,7 +72,7 @@ func (a *archives) forStream(s *node.Stream) proxy.Archive {
 func (a *archives) build(s *node.Stream) (proxy.Archive, error) {
 	var local chain.Local
 	if s.Records() {
-		local = localArchive{name: s.Name(), store: a.store}
+		local = a.local(s)
 	}
 	remotes := s.RemoteInputs()
 	var peers []peerArchive

@@ -11,6 +11,8 @@ import (
 	"github.com/edgedvr/edge/plugins/balancer"
 	"github.com/edgedvr/edge/plugins/dvrstore"
 	"github.com/edgedvr/edge/plugins/m4f"
+	"github.com/edgedvr/edge/plugins/s3store"
+	"github.com/edgedvr/edge/plugins/storemux"
 	"github.com/edgedvr/edge/plugins/udp"
 	"github.com/edgedvr/edge/sdk"
 )
@@ -25,7 +27,9 @@ var builtins = map[string]func(log *slog.Logger) sdk.ServeConfig{
 		return sdk.ServeConfig{Ingest: m4f.New(log), Logger: log}
 	},
 	"dvrstore": func(log *slog.Logger) sdk.ServeConfig {
-		return sdk.ServeConfig{Store: dvrstore.New(log), Logger: log}
+		// One process serves both archive kinds: a stream's root picks
+		// the local-disk store or the S3 store.
+		return sdk.ServeConfig{Store: storemux.New(dvrstore.New(log), s3store.New(log)), Logger: log}
 	},
 	"balancer": func(log *slog.Logger) sdk.ServeConfig {
 		return sdk.ServeConfig{Balancer: balancer.New(log), Logger: log}

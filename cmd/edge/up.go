@@ -15,6 +15,7 @@ import (
 
 	"github.com/edgedvr/edge/config"
 	"github.com/edgedvr/edge/examples/topologies"
+	"github.com/edgedvr/edge/plugins/s3store"
 )
 
 // quickstartDir is where `edge up` with no file writes the embedded
@@ -140,7 +141,11 @@ func printURLs(w io.Writer, topo *config.Topology) {
 			fmt.Fprintf(w, "  rewind:   %s/%s/rewind-60.m3u8\n", base, s.Name)
 			fmt.Fprintf(w, "  archive:  %s/%s/recording_status.json, then %s/%s/archive-FROM-DUR.m3u8 or .mp4\n", base, s.Name, base, s.Name)
 			if s.DVR != nil {
-				fmt.Fprintf(w, "  recording into %s\n", filepath.Join(topo.ResolvePath(s.DVR.Root), s.Name))
+				where := filepath.Join(topo.ResolvePath(s.DVR.Root), s.Name)
+				if s3store.IsRoot(s.DVR.Root) {
+					where = s.DVR.Root + " (stream " + s.Name + ")"
+				}
+				fmt.Fprintf(w, "  recording into %s\n", where)
 			}
 		}
 	}

@@ -1,0 +1,77 @@
+package storemux
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/edgedvr/edge/internal/testkit"
+	"github.com/edgedvr/edge/media"
+	"github.com/edgedvr/edge/plugins/dvrstore"
+	"github.com/edgedvr/edge/plugins/s3store"
+	"github.com/edgedvr/edge/sdk"
+)
+
+// TestRoutesByRoot: one store process, a stream on disk and a stream in
+// S3; each stream's bytes land where its root says, and nowhere else.
+func TestRoutesByRoot(t *testing.T) {
+	srv := testkit.StartS3(t, "edge-mux")
+	env := srv.Env()
+	s3 := s3store.New(nil)
+	s3.Env = func(k string) string { return env[k] }
+	m := New(dvrstore.New(nil), s3)
+	t.Cleanup(func() { m.Close() })
+	ctx := context.Background()
+	dir := t.TempDir()
+	streams := map[string]string{"ondisk": dir, "ins3": srv.Root("mux")}
+	data := []byte("init segment bytes")
+	in := media.Init{Hash: media.InitHash(data), Data: data}
+	for name, root := range streams {
+		if err := m.OpenStream(ctx, sdk.StreamConfig{Stream: name, Root: root}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.WriteInit(ctx, name, in); err != nil {
+			t.Fatal(err)
+		}
+		seg := media.Segment{Start: 1710046800000, Duration: 2000, InitHash: in.Hash, Data: []byte("segment of " + name)}
+		if _, err := m.WriteSegment(ctx, name, seg); err != nil {
+			t.Fatal(err)
+		}
+		b, err := m.ReadSegment(ctx, name, seg.Start)
+		if err != nil || string(b) != "segment of "+name {
+			t.Fatalf("%s: read %q, %v", name, b, err)
+		}
+	}
+	segs, _ := m.Segments(ctx, "ondisk", 0, 1<<62)
+	if len(segs) != 1 || segs[0].Path == "" || !filepath.IsAbs(segs[0].Path) {
+		t.Fatalf("disk stream: %+v, want one segment with a Path", segs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ins3")); !os.IsNotExist(err) {
+		t.Fatalf("the S3 stream left something on disk: %v", err)
+	}
+	segs, _ = m.Segments(ctx, "ins3", 0, 1<<62)
+	if len(segs) != 1 || segs[0].Path != "" {
+		t.Fatalf("S3 stream: %+v, want one segment without a Path", segs)
+	}
+	n := 0
+	for o := range srv.Client().ListObjects(ctx, srv.Bucket, minio.ListObjectsOptions{Prefix: "mux/", Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no objects in the bucket for the S3 stream")
+	}
+	names, _ := m.Streams(ctx)
+	if len(names) != 2 || names[0] != "ins3" || names[1] != "ondisk" {
+		t.Fatalf("Streams = %v", names)
+	}
+	if _, err := m.Ranges(ctx, "unknown", 0, 1); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("unknown stream: %v", err)
+	}
+}
