@@ -1,0 +1,185 @@
+// This file holds the audio path: ADTS frames onto the UTC timeline, queued until video passes them, and placed into segments.
+
+package media
+
+import (
+	"bytes"
+
+	"github.com/Eyevinn/mp4ff/mp4"
+)
+
+// queuedAudio is an AAC frame on the UTC timeline, waiting for video to
+// pass its time so it lands in the right segment.
+type queuedAudio struct {
+	t90  int64 // UTC in 90 kHz ticks
+	tr   int64 // UTC in sample-rate ticks
+	ap   *audioParams
+	data []byte
+}
+
+func (s *Segmenter) onAudio(pts int64, data []byte) {
+	u := s.unwrap(&s.aU, pts, s.audioOnly)
+	idx := int64(0)
+	if s.aCarryLen > 0 {
+		data = append(s.aCarry[:s.aCarryLen:s.aCarryLen], data...)
+		s.aCarryLen = 0
+		idx = -1 // the carried frame started before this PES
+	}
+	off := 0
+	for off < len(data) {
+		f, ok := parseADTS(data[off:])
+		if !ok {
+			j := bytes.IndexByte(data[off+1:], 0xff)
+			if j < 0 {
+				break
+			}
+			off += j + 1
+			continue
+		}
+		if off+f.frameLen > len(data) {
+			if len(data)-off <= 8192 {
+				s.aCarry = append(s.aCarry[:0], data[off:]...)
+				s.aCarryLen = len(s.aCarry)
+			}
+			break
+		}
+		if f.blocks != 1 || f.channels == 0 {
+			s.stats.Unsupported++
+			off += f.frameLen
+			continue
+		}
+		ap := s.ap
+		if !ap.matches(f) {
+			ap = &audioParams{objectType: f.objectType, rateIndex: f.rateIndex, channels: f.channels, rate: adtsRates[f.rateIndex]}
+			if s.ap != nil && s.aHave && s.ap.rate != ap.rate {
+				s.aNext = s.aNext * int64(ap.rate) / int64(s.ap.rate)
+			}
+			s.ap = ap
+		}
+		fu := u + idx*aacSamplesPerFrame*90000/int64(ap.rate)
+		s.onAACFrame(fu, ap, data[off+f.headerLen:off+f.frameLen])
+		idx++
+		off += f.frameLen
+	}
+}
+
+func (s *Segmenter) onAACFrame(u int64, ap *audioParams, payload []byte) {
+	if !s.anchored {
+		if !s.audioOnly {
+			return // audio waits for the first keyframe
+		}
+		s.anchorAt(u)
+	}
+	t := s.cur.at(u)
+	if s.aHave {
+		exp := to90(s.aNext, ap.rate)
+		ok := func(t int64) bool { return t >= exp-audioBack90 && t <= exp+jump90 }
+		if !ok(t) {
+			switch {
+			case s.prev.valid && ok(s.prev.at(u)):
+				t = s.prev.at(u)
+			case t > exp && s.vHave && abs(t-s.lastVT) <= jump90:
+				// A gap in the audio alone: the video agrees with the anchor.
+			default:
+				s.rejump(u, exp, "audio")
+				t = exp
+			}
+		}
+	}
+	s.lastAT = t
+	tr := toRate(t, ap.rate)
+	const slack = 2 * aacSamplesPerFrame
+	switch {
+	case !s.aHave:
+		s.aNext = max(tr, toRate(s.aFloor90, ap.rate))
+		s.aHave = true
+	case tr > s.aNext+slack:
+		s.aNext = tr // a gap in the audio
+	case tr < s.aNext-slack:
+		return // overlaps audio already taken
+	}
+	fr := s.aNext
+	s.aNext += aacSamplesPerFrame
+	q := queuedAudio{t90: to90(fr, ap.rate), tr: fr, ap: ap, data: payload}
+	if s.audioOnly {
+		s.placeAudioOnly(q)
+		return
+	}
+	s.aq = append(s.aq, q)
+	s.drainAudio(false)
+}
+
+// drainAudio places queued audio frames once video has passed their time
+// (all of them when force is set, or when the queue is too long).
+func (s *Segmenter) drainAudio(force bool) {
+	for s.aqHead < len(s.aq) {
+		q := &s.aq[s.aqHead]
+		if !force && len(s.aq)-s.aqHead <= maxAudioQueue && (!s.vHave || q.t90 > s.lastVT) {
+			break
+		}
+		s.placeAudio(*q)
+		*q = queuedAudio{}
+		s.aqHead++
+	}
+	if s.aqHead == len(s.aq) {
+		s.aq, s.aqHead = s.aq[:0], 0
+	} else if s.aqHead > 256 {
+		n := copy(s.aq, s.aq[s.aqHead:])
+		s.aq, s.aqHead = s.aq[:n], 0
+	}
+}
+
+// placeAudio puts an audio frame into the segment whose span holds it.
+func (s *Segmenter) placeAudio(q queuedAudio) {
+	if c := s.closing; c != nil {
+		if q.t90 < c.end90 {
+			if q.t90 >= c.start90 {
+				s.addAudio(c, q)
+			}
+			return
+		}
+		s.closing = nil
+		s.emit(c) // audio has passed the end of the cut segment
+	}
+	if g := s.open; g != nil && q.t90 >= g.start90 {
+		s.addAudio(g, q)
+	}
+}
+
+func (s *Segmenter) placeAudioOnly(q queuedAudio) {
+	g := s.open
+	if g != nil && (s.forceCut || s.cutAtKey || q.t90-g.start90 >= s.target90) && q.t90/90 > g.start90/90 {
+		s.closeOpen(q.t90)
+		g = nil
+	}
+	s.forceCut = false
+	if g == nil {
+		g = s.newSeg(q.t90)
+		g.ap = q.ap
+		s.open = g
+		s.cutAtKey = false
+	}
+	s.addAudio(g, q)
+}
+
+func (s *Segmenter) addAudio(g *segBuilder, q queuedAudio) {
+	if g.ap != q.ap {
+		if len(g.as) > 0 {
+			s.cutAtKey = true // a new audio config starts with the next segment
+			return
+		}
+		g.ap = q.ap
+	}
+	if n := len(g.as); n == 0 {
+		g.aFirst = q.tr
+	} else if q.tr > g.aNext {
+		g.as[n-1].Dur += uint32(q.tr - g.aNext) // stretch over a gap
+	} else if q.tr < g.aNext {
+		return
+	}
+	g.as = append(g.as, mp4.Sample{Flags: mp4.SyncSampleFlags, Dur: aacSamplesPerFrame, Size: uint32(len(q.data))})
+	g.adata = append(g.adata, q.data...)
+	g.aNext = q.tr + aacSamplesPerFrame
+	g.aEnd90 = to90(g.aNext, q.ap.rate)
+	s.stats.Frames++
+}
