@@ -38,7 +38,7 @@ go version
 ffmpeg -hide_banner -version 2>/dev/null | sed -n 1p || true
 chromium --version 2>/dev/null || true
 
-go test "$@" ./...
+go test -timeout 30m "$@" ./...
 # The example plugin is a module of its own (built against the SDK only):
 # `go test ./...` above does not enter it.
-(cd examples/plugins/flatstore && go test "$@" ./...)
+(cd examples/plugins/flatstore && go test -timeout 30m "$@" ./...)

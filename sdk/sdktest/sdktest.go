@@ -228,12 +228,12 @@ func RunStore(t *testing.T, h StoreHarness) {
 		}
 	})
 
-	t.Run("refuses a segment before the last one", func(t *testing.T) {
+	t.Run("refuses a segment that overlaps a stored one", func(t *testing.T) {
 		f := setup(t)
 		f.write(t, base+4000, 2000)
-		_, err := f.st.WriteSegment(ctx(t), f.stream, media.Segment{Start: base, Duration: 2000, InitHash: f.init.Hash, Data: Data(base)})
+		_, err := f.st.WriteSegment(ctx(t), f.stream, media.Segment{Start: base + 3000, Duration: 2000, InitHash: f.init.Hash, Data: Data(base + 3000)})
 		if err == nil || errors.Is(err, sdk.ErrNotFound) {
-			t.Fatalf("WriteSegment before the last segment: %v, want an error other than ErrNotFound", err)
+			t.Fatalf("WriteSegment overlapping the last segment: %v, want an error other than ErrNotFound", err)
 		}
 		if got := starts(f.segments(t, 0, 1<<62)); !slices.Equal(got, []int64{base + 4000}) {
 			t.Fatalf("after the refused write: %v", got)
