@@ -1,9 +1,9 @@
-// The node's web overview: nodes, streams, DVR timelines and a player.
-// Plain browser JavaScript, no build step; hls.js comes from
-// /assets/hls.min.js, served by the node itself. Everything it shows comes
-// from the node's JSON API (/api/v1/node, /api/v1/streams, /api/v1/cluster,
-// /api/v1/plugins)
-// and each stream's recording_status.json.
+// The node's web overview: nodes, plugins, streams, replication progress,
+// DVR timelines and a player. Plain browser JavaScript, no build step;
+// hls.js comes from /assets/hls.min.js, served by the node itself.
+// Everything it shows comes from the node's JSON API (/api/v1/node,
+// /api/v1/streams, /api/v1/cluster, /api/v1/plugins) and each stream's
+// recording_status.json.
 'use strict';
 
 const state = { node: null, streams: [], cluster: null, plugins: [] };
