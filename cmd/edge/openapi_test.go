@@ -82,24 +82,7 @@ func TestOpenAPI(t *testing.T) {
 		return testkit.JSON(node.URL+"/cam/recording_status.json", &rs) && len(rs) == 1 && len(rs[0].Ranges) == 1 && rs[0].Ranges[0].Duration >= 2
 	})
 
-	code, body := testkit.Get(t, node.URL+"/api/v1/openapi.json")
-	if code != 200 {
-		t.Fatalf("GET /api/v1/openapi.json: %d", code)
-	}
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(body)
-	if err != nil {
-		t.Fatalf("openapi.json does not load: %v", err)
-	}
-	ctx := context.Background()
-	if err := doc.Validate(ctx); err != nil {
-		t.Fatalf("openapi.json is not a valid OpenAPI 3 document: %v", err)
-	}
-	doc.Servers = openapi3.Servers{{URL: node.URL}}
-	router, err := gorillamux.NewRouter(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc, check := openAPICheck(t, node.URL, key)
 
 	// The document describes every route, and nothing else.
 	var documented []string
@@ -113,37 +96,6 @@ func TestOpenAPI(t *testing.T) {
 		t.Errorf("openapi.json documents %s; proxy/urls.go routes %s", got, want)
 	}
 
-	check := func(method, path string, sign bool, wantStatus int) {
-		t.Helper()
-		req, err := http.NewRequest(method, node.URL+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sign {
-			cluster.Signer{Node: "test", Key: key}.SignRequest(req)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != wantStatus {
-			t.Errorf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, wantStatus)
-			return
-		}
-		route, params, err := router.FindRoute(req)
-		if err != nil {
-			t.Errorf("%s %s: not in openapi.json: %v", method, path, err)
-			return
-		}
-		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route}
-		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
-			Header: resp.Header, Body: io.NopCloser(bytes.NewReader(b))}
-		if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
-			t.Errorf("%s %s: the answer does not match openapi.json: %v\n%s", method, path, err, b)
-		}
-	}
 	// Every documented GET, with the streams of the topology.
 	for _, p := range documented {
 		item := doc.Paths.Value(p)
@@ -192,4 +144,63 @@ func TestOpenAPI(t *testing.T) {
 		return r == 1 && p != 0 && p != pid
 	})
 	check("GET", "/api/v1/plugins", false, 200)
+}
+
+// openAPICheck loads /api/v1/openapi.json from the node at base, checks
+// that it is a valid OpenAPI 3 document, and returns it with a function
+// that makes a request (signed with key when sign is set) and fails the
+// test unless the answer has wantStatus and matches the document.
+func openAPICheck(t *testing.T, base, key string) (*openapi3.T, func(method, path string, sign bool, wantStatus int)) {
+	t.Helper()
+	code, body := testkit.Get(t, base+"/api/v1/openapi.json")
+	if code != 200 {
+		t.Fatalf("GET /api/v1/openapi.json: %d", code)
+	}
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(body)
+	if err != nil {
+		t.Fatalf("openapi.json does not load: %v", err)
+	}
+	ctx := context.Background()
+	if err := doc.Validate(ctx); err != nil {
+		t.Fatalf("openapi.json is not a valid OpenAPI 3 document: %v", err)
+	}
+	doc.Servers = openapi3.Servers{{URL: base}}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	check := func(method, path string, sign bool, wantStatus int) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sign {
+			cluster.Signer{Node: "test", Key: key}.SignRequest(req)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != wantStatus {
+			t.Errorf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, wantStatus)
+			return
+		}
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Errorf("%s %s: not in openapi.json: %v", method, path, err)
+			return
+		}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route}
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
+			Header: resp.Header, Body: io.NopCloser(bytes.NewReader(b))}
+		if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+			t.Errorf("%s %s: the answer does not match openapi.json: %v\n%s", method, path, err, b)
+		}
+	}
+	return doc, check
 }

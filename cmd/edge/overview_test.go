@@ -30,6 +30,8 @@ type overviewRun struct {
 	NodeRows   []pageRow `json:"nodeRows"`
 	StreamRows []pageRow `json:"streamRows"`
 	PluginRows []pageRow `json:"pluginRows"`
+	// --replication mode: the replication table.
+	ReplicationRows []replicationRow `json:"replicationRows"`
 }
 
 type pageRow struct {

@@ -6,9 +6,12 @@
 //	node overview.mjs --url http://127.0.0.1:PORT/ --stream NAME --click-at UNIX
 //	                  [--advance SECONDS] [--timeout SECONDS] [--screenshot FILE.png]
 //	node overview.mjs --url URL --nodes N [--timeout SECONDS] [--screenshot FILE.png]
+//	node overview.mjs --url URL --replication NAME [--timeout SECONDS] [--screenshot FILE.png]
 //
 // With --nodes, it only waits until the node table has N rows and reports
-// the node, stream and plugin tables as the page shows them.
+// the node, stream and plugin tables as the page shows them. With
+// --replication, it waits until the replication table has a row for stream
+// NAME and reports that table: each row's cells and data- attributes.
 //
 // Steps: load the page; wait for the stream table and the DVR timeline of
 // --stream; press its "live" button and wait until the player's currentTime
@@ -20,14 +23,14 @@
 import { chromium } from 'playwright-core';
 
 function args() {
-  const a = { url: '', stream: '', 'click-at': 0, advance: 3, timeout: 40, screenshot: '', nodes: 0 };
+  const a = { url: '', stream: '', 'click-at': 0, advance: 3, timeout: 40, screenshot: '', nodes: 0, replication: '' };
   const v = process.argv.slice(2);
   for (let i = 0; i < v.length; i += 2) {
     const k = v[i].replace(/^--/, '');
     if (!(k in a)) throw new Error(`unknown flag ${v[i]}`);
     a[k] = typeof a[k] === 'number' ? Number(v[i + 1]) : v[i + 1];
   }
-  if (!a.url || (!a.nodes && (!a.stream || !a['click-at']))) throw new Error('--url, and --nodes or --stream and --click-at are required');
+  if (!a.url || (!a.nodes && !a.replication && (!a.stream || !a['click-at']))) throw new Error('--url, and --nodes, --replication or --stream and --click-at are required');
   return a;
 }
 
@@ -114,6 +117,12 @@ async function main() {
         name: r.dataset.stream, cells: [...r.querySelectorAll('td')].map((c) => c.textContent) })));
       out.pluginRows = await pg.$$eval('#plugins tr[data-plugin]', (rs) => rs.map((r) => ({
         name: r.dataset.plugin, cells: [...r.querySelectorAll('td')].map((c) => c.textContent) })));
+      out.ok = true;
+    } else if (a.replication) {
+      await pg.waitForSelector(`#replication tr[data-replication="${a.replication}"]`, { timeout: a.timeout * 1000 });
+      await pg.locator('#replication').scrollIntoViewIfNeeded();
+      out.replicationRows = await pg.$$eval('#replication tr[data-replication]', (rs) => rs.map((r) => ({
+        name: r.dataset.replication, cells: [...r.querySelectorAll('td')].map((c) => c.textContent), data: { ...r.dataset } })));
       out.ok = true;
     } else {
       await useOverview(pg, a, out, deadline);

@@ -1,9 +1,9 @@
-// The node's web overview: nodes, streams, DVR timelines and a player.
-// Plain browser JavaScript, no build step; hls.js comes from
-// /assets/hls.min.js, served by the node itself. Everything it shows comes
-// from the node's JSON API (/api/v1/node, /api/v1/streams, /api/v1/cluster,
-// /api/v1/plugins)
-// and each stream's recording_status.json.
+// The node's web overview: nodes, plugins, streams, replication progress,
+// DVR timelines and a player. Plain browser JavaScript, no build step;
+// hls.js comes from /assets/hls.min.js, served by the node itself.
+// Everything it shows comes from the node's JSON API (/api/v1/node,
+// /api/v1/streams, /api/v1/cluster, /api/v1/plugins) and each stream's
+// recording_status.json.
 'use strict';
 
 const state = { node: null, streams: [], cluster: null, plugins: [] };
@@ -108,6 +108,41 @@ function renderStreams() {
     el('td', {}, el('button', { 'data-play-live': s.name, onclick: () => playLive(s.name) }, 'live')))));
 }
 
+function seconds(n) {
+  n = Math.round(n);
+  if (n < 60) return `${n} s`;
+  if (n < 3600) return `${Math.floor(n / 60)} min ${n % 60} s`;
+  return `${Math.floor(n / 3600)} h ${Math.floor((n % 3600) / 60)} min`;
+}
+
+// renderReplication lists the streams that replicate their source's archive
+// (dvr replicate) with the job's progress, as /api/v1/streams reports it.
+// Each row keeps the raw numbers in data- attributes.
+function renderReplication() {
+  const tb = document.querySelector('#replication tbody');
+  const rows = state.streams.filter((s) => s.replication).map((s) => {
+    const r = s.replication;
+    const status = r.segments_missing > 0 ? ['copying', ''] : r.caught_up ? ['caught up', 'ok'] : ['comparing', 'muted'];
+    return el('tr', {
+      'data-replication': s.name, 'data-source': r.source,
+      'data-segments-copied': r.segments_copied, 'data-bytes-copied': r.bytes_copied,
+      'data-segments-missing': r.segments_missing, 'data-seconds-missing': r.seconds_missing,
+      'data-rate': r.rate, 'data-eta-seconds': r.eta_seconds, 'data-caught-up': r.caught_up,
+      'data-last-error-at': r.last_error_at || '',
+    },
+    el('td', {}, s.name),
+    el('td', {}, r.source),
+    el('td', {}, `${r.segments_copied} segments, ${bytes(r.bytes_copied)}`),
+    el('td', {}, r.segments_missing ? `${r.segments_missing} segments, ${seconds(r.seconds_missing)}` : 'none'),
+    el('td', {}, r.rate ? `${bytes(r.rate)}/s` : '–'),
+    el('td', {}, r.eta_seconds ? seconds(r.eta_seconds) : '–'),
+    el('td', { class: status[1] }, status[0], r.conflicts ? el('span', { class: 'bad' }, `, ${r.conflicts} conflicts`) : null),
+    el('td', { class: 'bad' }, r.last_error ? `${r.last_error} (${ago(Date.now() - r.last_error_at * 1000)})` : ''));
+  });
+  if (!rows.length) rows.push(el('tr', {}, el('td', { class: 'muted', colspan: 8 }, 'no stream replicates here (dvr replicate)')));
+  tb.replaceChildren(...rows);
+}
+
 // renderTimeline draws one stream's recorded ranges on an axis that ends now:
 // blue ranges, red gaps between them. The axis bounds are data-start and
 // data-end (Unix seconds) so a click maps to a moment.
@@ -202,6 +237,7 @@ async function refresh() {
     renderNodes();
     renderPlugins();
     renderStreams();
+    renderReplication();
     status.textContent = `updated ${new Date().toLocaleTimeString([], { hour12: false })}`;
     status.className = 'muted';
   } catch (e) {
