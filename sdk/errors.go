@@ -52,6 +52,8 @@ func toStatus(err error) error {
 		code = codes.Canceled
 	case errors.Is(err, context.DeadlineExceeded):
 		code = codes.DeadlineExceeded
+	case errors.Is(err, ErrUnsupported):
+		code = codes.Unimplemented // an optional call a router cannot pass on
 	}
 	return status.Error(code, err.Error())
 }

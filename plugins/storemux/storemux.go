@@ -26,7 +26,10 @@ type Mux struct {
 	where map[string]sdk.Store
 }
 
-var _ sdk.Store = (*Mux)(nil)
+var (
+	_ sdk.Store          = (*Mux)(nil)
+	_ sdk.SegmentDeleter = (*Mux)(nil)
+)
 
 // New returns a Mux over a disk and an S3 store.
 func New(disk, s3 sdk.Store) *Mux {
@@ -104,6 +107,22 @@ func (m *Mux) ReadSegment(ctx context.Context, stream string, start int64) ([]by
 		return nil, err
 	}
 	return st.ReadSegment(ctx, stream, start)
+}
+
+// DeleteSegments passes the call on to the stream's store when it is an
+// sdk.SegmentDeleter (the disk store is: replication replaces
+// cross-replication seams through it); otherwise it answers ErrUnsupported,
+// as a store without the call would.
+func (m *Mux) DeleteSegments(ctx context.Context, stream string, from, to int64) (int, error) {
+	st, err := m.pick(stream)
+	if err != nil {
+		return 0, err
+	}
+	d, ok := st.(sdk.SegmentDeleter)
+	if !ok {
+		return 0, fmt.Errorf("dvrstore: stream %q: deleting segments: %w", stream, sdk.ErrUnsupported)
+	}
+	return d.DeleteSegments(ctx, stream, from, to)
 }
 
 // Streams lists the streams open in either store, sorted.

@@ -75,3 +75,42 @@ func TestRoutesByRoot(t *testing.T) {
 		t.Fatalf("unknown stream: %v", err)
 	}
 }
+
+// TestDeleteSegmentsByStore: the disk store's DeleteSegments is reached
+// through the router (cross-replication replaces seams with it); a stream
+// in S3, whose store lacks it, answers ErrUnsupported.
+func TestDeleteSegmentsByStore(t *testing.T) {
+	srv := testkit.StartS3(t, "edge-mux-del")
+	env := srv.Env()
+	s3 := s3store.New(nil)
+	s3.Env = func(k string) string { return env[k] }
+	m := New(dvrstore.New(nil), s3)
+	t.Cleanup(func() { m.Close() })
+	ctx := context.Background()
+	data := []byte("init segment bytes")
+	in := media.Init{Hash: media.InitHash(data), Data: data}
+	for name, root := range map[string]string{"ondisk": t.TempDir(), "ins3": srv.Root("del")} {
+		if err := m.OpenStream(ctx, sdk.StreamConfig{Stream: name, Root: root}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.WriteInit(ctx, name, in); err != nil {
+			t.Fatal(err)
+		}
+		for i := int64(0); i < 3; i++ {
+			seg := media.Segment{Start: 1710046800000 + i*2000, Duration: 2000, InitHash: in.Hash, Data: []byte("segment")}
+			if _, err := m.WriteSegment(ctx, name, seg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n, err := m.DeleteSegments(ctx, "ondisk", 1710046802000, 1710046804000)
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteSegments on disk: %d, %v; want 1 deleted", n, err)
+	}
+	if segs, _ := m.Segments(ctx, "ondisk", 0, 1<<62); len(segs) != 2 {
+		t.Fatalf("after delete: %d segments on disk, want 2", len(segs))
+	}
+	if _, err := m.DeleteSegments(ctx, "ins3", 0, 1<<62); !errors.Is(err, sdk.ErrUnsupported) {
+		t.Fatalf("DeleteSegments in S3: %v, want ErrUnsupported", err)
+	}
+}
