@@ -34,6 +34,10 @@ func TestTSSegmentRemuxedOnce(t *testing.T) {
 	w := newWorld(t)
 	start := w.baseMs + 5*testSegMs
 	url := fmt.Sprintf("%s/cam/s-%d.ts", w.url, start)
+	// Its own client, whose idle connections are closed at the end, so the
+	// server's shutdown does not wait for them.
+	client := &http.Client{Timeout: 20 * time.Second}
+	defer client.CloseIdleConnections()
 	var wg sync.WaitGroup
 	bodies := make([][]byte, 20)
 	for round := 0; round < 2; round++ {
@@ -41,7 +45,7 @@ func TestTSSegmentRemuxedOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				resp, err := http.Get(url)
+				resp, err := client.Get(url)
 				if err != nil {
 					t.Error(err)
 					return
@@ -91,7 +95,8 @@ func TestTSRangeAndLive(t *testing.T) {
 		t.Errorf("archive .ts video spans %.2f s, want about 20", span)
 	}
 
-	client := http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
 	resp, err := client.Get(w.url + "/cam/mpegts")
 	if err != nil {
 		t.Fatal(err)
