@@ -64,3 +64,24 @@ func (v *viewers) pruneLocked(stream string, now time.Time) {
 		delete(v.streams, stream)
 	}
 }
+
+// has reports whether client is a counted viewer of stream at now.
+func (v *viewers) has(stream, client string, now time.Time) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t, ok := v.streams[stream][client]
+	return ok && now.Sub(t) <= viewerWindow
+}
+
+// total returns the viewers of every stream at now (a client watching
+// two streams counts twice).
+func (v *viewers) total(now time.Time) int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var n int64
+	for stream := range v.streams {
+		v.pruneLocked(stream, now)
+		n += int64(len(v.streams[stream]))
+	}
+	return n
+}
