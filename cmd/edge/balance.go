@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/edgedvr/edge/plugins/balancer"
+	"github.com/edgedvr/edge/proxy"
+	"github.com/edgedvr/edge/sdk"
+)
+
+// chooseTimeout bounds the balancer's viewer choice: it runs on a viewer's
+// request.
+const chooseTimeout = 250 * time.Millisecond
+
+var _ proxy.ViewerBalancer = clusterBackend{}
+
+// BalanceViewer sends a new viewer of stream elsewhere when this node has
+// viewer_limit viewers or more: to a live peer that serves the stream
+// itself (its last poll listed it in serving), as the balancer plugin
+// chooses. A balancer without sdk.ViewerChooser (an SDK 1.1.0 plugin) gets
+// the built-in rule applied by the host; a balancer that fails, or names
+// no candidate, leaves the viewer here.
+func (b clusterBackend) BalanceViewer(stream string, watchers int64) (string, bool) {
+	limit := b.c.viewerLimits[b.c.self]
+	if limit <= 0 || watchers < limit {
+		return "", false
+	}
+	var self sdk.ViewerPeer
+	var cands []sdk.ViewerPeer
+	urls := map[string]string{}
+	for _, p := range b.c.peers.Snapshot() {
+		vp := sdk.ViewerPeer{PeerLoad: sdk.PeerLoad{Name: p.Name, Streams: int64(p.State.Load.Streams), Viewers: p.State.Load.Viewers,
+			BytesOut: p.State.Load.BytesOut}, Watchers: p.State.Load.Watchers, ViewerLimit: b.c.viewerLimits[p.Name]}
+		switch {
+		case p.Self:
+			self = vp
+			self.Watchers = watchers
+		case p.Alive && p.State.Serves(stream) && p.State.PublicURL != "":
+			cands = append(cands, vp)
+			urls[p.Name] = strings.TrimRight(p.State.PublicURL, "/")
+		}
+	}
+	if len(cands) == 0 {
+		return "", false
+	}
+	req := sdk.ViewerRequest{Stream: stream, Self: self, Candidates: cands}
+	peer, err := b.c.chooseViewerPeer(req)
+	if err != nil {
+		b.c.log.Warn("viewer balancing failed, serving here", "stream", stream, "error", err)
+		return "", false
+	}
+	url, ok := urls[peer]
+	return url, ok
+}
+
+// chooseViewerPeer asks the balancer plugin, or applies the built-in rule
+// when the plugin does not implement the call.
+func (c *clusterNode) chooseViewerPeer(req sdk.ViewerRequest) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), chooseTimeout)
+	defer cancel()
+	bal, err := c.balancer(ctx)
+	if err != nil {
+		return "", err
+	}
+	vc, ok := bal.(sdk.ViewerChooser)
+	if !ok {
+		return balancer.ChooseViewerPeer(req), nil
+	}
+	peer, err := vc.ChooseViewerPeer(ctx, req)
+	if errors.Is(err, sdk.ErrUnsupported) {
+		return balancer.ChooseViewerPeer(req), nil
+	}
+	return peer, err
+}
