@@ -28,12 +28,12 @@ type clusterNode struct {
 	// viewerLimits is every node's viewer_limit (0 or absent: none).
 	viewerLimits map[string]int64
 	// balancer returns the balancer plugin's client, for viewer choices.
-	balancer  func(ctx context.Context) (sdk.Balancer, error)
-	log       *slog.Logger
-	peers     *cluster.Peers
-	n         atomic.Pointer[node.Node]
-	srv       atomic.Pointer[proxy.Server]
-	reg       *prometheus.Registry
+	balancer func(ctx context.Context) (sdk.Balancer, error)
+	log      *slog.Logger
+	peers    *cluster.Peers
+	n        atomic.Pointer[node.Node]
+	srv      atomic.Pointer[proxy.Server]
+	reg      *prometheus.Registry
 }
 
 // newClusterNode starts polling the peers of nc's group; nil when nc is not
