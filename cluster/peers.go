@@ -347,7 +347,17 @@ func (p *Peers) Alive(name string) bool {
 func (p *Peers) Snapshot() []PeerState {
 	now := time.Now()
 	self := PeerState{Name: p.cfg.Self, Self: true, Known: true, Alive: true, LastSeen: now, State: p.cfg.Local()}
-	out := []PeerState{self}
+	out := append([]PeerState{self}, p.others(now)...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Others returns every other peer, sorted by name. Unlike Snapshot it does
+// not ask Local (a viewer's request path uses it).
+func (p *Peers) Others() []PeerState { return p.others(time.Now()) }
+
+func (p *Peers) others(now time.Time) []PeerState {
+	var out []PeerState
 	p.mu.Lock()
 	p.beatLocked(now)
 	for name, pr := range p.peers {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgedvr/edge/cluster"
 	"github.com/edgedvr/edge/plugins/balancer"
 	"github.com/edgedvr/edge/proxy"
 	"github.com/edgedvr/edge/sdk"
@@ -28,24 +29,20 @@ func (b clusterBackend) BalanceViewer(stream string, watchers int64) (string, bo
 	if limit <= 0 || watchers < limit {
 		return "", false
 	}
-	var self sdk.ViewerPeer
 	var cands []sdk.ViewerPeer
 	urls := map[string]string{}
-	for _, p := range b.c.peers.Snapshot() {
-		vp := sdk.ViewerPeer{PeerLoad: sdk.PeerLoad{Name: p.Name, Streams: int64(p.State.Load.Streams), Viewers: p.State.Load.Viewers,
-			BytesOut: p.State.Load.BytesOut}, Watchers: p.State.Load.Watchers, ViewerLimit: b.c.viewerLimits[p.Name]}
-		switch {
-		case p.Self:
-			self = vp
-			self.Watchers = watchers
-		case p.Alive && p.State.Serves(stream) && p.State.PublicURL != "":
-			cands = append(cands, vp)
+	for _, p := range b.c.peers.Others() {
+		if p.Alive && p.State.Serves(stream) && p.State.PublicURL != "" {
+			cands = append(cands, b.c.viewerPeer(p.Name, p.State.Load))
 			urls[p.Name] = strings.TrimRight(p.State.PublicURL, "/")
 		}
 	}
 	if len(cands) == 0 {
 		return "", false
 	}
+	// This node's own load is gathered only when a peer may take the viewer.
+	self := b.c.viewerPeer(b.c.self, b.c.state().Load)
+	self.Watchers = watchers
 	req := sdk.ViewerRequest{Stream: stream, Self: self, Candidates: cands}
 	peer, err := b.c.chooseViewerPeer(req)
 	if err != nil {
@@ -54,6 +51,12 @@ func (b clusterBackend) BalanceViewer(stream string, watchers int64) (string, bo
 	}
 	url, ok := urls[peer]
 	return url, ok
+}
+
+// viewerPeer is peer with load, as a balancer sees it.
+func (c *clusterNode) viewerPeer(peer string, load cluster.Load) sdk.ViewerPeer {
+	return sdk.ViewerPeer{PeerLoad: sdk.PeerLoad{Name: peer, Streams: int64(load.Streams), Viewers: load.Viewers, BytesOut: load.BytesOut},
+		Watchers: load.Watchers, ViewerLimit: c.viewerLimits[peer]}
 }
 
 // chooseViewerPeer asks the balancer plugin, or applies the built-in rule

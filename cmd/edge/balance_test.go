@@ -43,9 +43,22 @@ func viewerGet(t *testing.T, url, agent string, follow bool) (code int, final, l
 // Seed 001's evening peak: the primary records a stream, a secondary
 // restreams it live from the primary, and the primary, with viewer_limit 1,
 // sends its second viewer to the secondary once; the secondary, itself at
-// its limit, serves the balanced viewer and never sends it back.
+// its limit, serves the balanced viewer and never sends it back. With the
+// built-in balancer, and with a third-party one that has no
+// ChooseViewerPeer (the host applies the built-in rule).
 func TestViewerBalancing(t *testing.T) {
 	testkit.Need(t, "ffprobe")
+	t.Run("builtin", func(t *testing.T) { testViewerBalancing(t, "") })
+	t.Run("third-party without ChooseViewerPeer", func(t *testing.T) {
+		plugin := filepath.Join(t.TempDir(), "onepeer")
+		if out, err := exec.Command("go", "build", "-o", plugin, "./testdata/onepeer").CombinedOutput(); err != nil {
+			t.Fatalf("build the test balancer: %v\n%s", err, out)
+		}
+		testViewerBalancing(t, fmt.Sprintf("[plugins]\nbalancer = %q\n", plugin))
+	})
+}
+
+func testViewerBalancing(t *testing.T, plugins string) {
 	sample, err := filepath.Abs("../../examples/topologies/sample.ts")
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +69,7 @@ func TestViewerBalancing(t *testing.T) {
 	tp.Node(t, "secondary", "viewer_limit = 1",
 		testkit.StreamBlock("tv", []string{"m4f://primary/tv"}))
 	path := testkit.WriteFile(t, tp.Dir, "topology.toml", strings.Replace(readTopology(t, tp), "\n[[node]]",
-		fmt.Sprintf("\n[cluster]\npeers = [\"primary\", \"secondary\"]\nfetch_timeout = %q\nstale_timeout = %q\n\n[[node]]", clusterFetch, clusterStale), 1))
+		fmt.Sprintf("\n%s[cluster]\npeers = [\"primary\", \"secondary\"]\nfetch_timeout = %q\nstale_timeout = %q\n\n[[node]]", plugins, clusterFetch, clusterStale), 1))
 	if out, err := exec.Command(testkit.Edge(t), "check", path).CombinedOutput(); err != nil {
 		t.Fatalf("edge check: %v\n%s", err, out)
 	}
