@@ -14,9 +14,13 @@ const BalancedParam = "edge_balanced"
 // ViewerBalancer is an optional interface of a Backend on a node with a
 // viewer_limit.
 type ViewerBalancer interface {
+	// ViewerLimit is the node's viewer_limit; 0 turns balancing off and
+	// BalanceViewer is never asked.
+	ViewerLimit() int64
 	// BalanceViewer is asked for a new viewer of stream (a client that is
 	// not already counted as one of its viewers) when the node has
-	// watchers viewers over all its streams. It returns the base URL
+	// watchers viewers over all its streams, at least ViewerLimit. It
+	// returns the base URL
 	// (scheme://host[:port], no trailing slash) of a peer to redirect the
 	// viewer to, false to serve the viewer here (under the limit, or no
 	// peer fits).
@@ -44,11 +48,19 @@ func (s *Server) balanceViewer(ctx *fasthttp.RequestCtx, rt route, name string) 
 	if !ok || !balancedRoute(rt) || ctx.QueryArgs().Has(BalancedParam) {
 		return false
 	}
+	limit := vb.ViewerLimit()
+	if limit <= 0 {
+		return false
+	}
 	now := s.cfg.Now()
 	if s.viewers.has(name, viewerKey(ctx), now) {
 		return false
 	}
-	base, ok := vb.BalanceViewer(name, s.viewers.total(now))
+	watchers := s.viewers.total(now)
+	if watchers < limit {
+		return false
+	}
+	base, ok := vb.BalanceViewer(name, watchers)
 	if !ok {
 		return false
 	}

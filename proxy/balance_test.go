@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"testing"
+	"time"
 )
 
 // balancingTestBackend balances viewers past one, to a fixed peer.
@@ -11,9 +12,11 @@ type balancingTestBackend struct {
 	asked []int64
 }
 
+func (b *balancingTestBackend) ViewerLimit() int64 { return 1 }
+
 func (b *balancingTestBackend) BalanceViewer(stream string, watchers int64) (string, bool) {
 	b.asked = append(b.asked, watchers)
-	return "http://127.0.0.9:8082", watchers >= 1
+	return "http://127.0.0.9:8082", true
 }
 
 func TestBalanceViewer(t *testing.T) {
@@ -49,15 +52,52 @@ func TestBalanceViewer(t *testing.T) {
 			}
 		})
 	}
-	// Asked only for new viewers on balanced routes without the marker,
-	// with the node's viewer count: 0 for "one", then 1 for each of "two".
-	want := []int64{0, 1, 1, 1}
+	// Asked only at the limit, for new viewers on balanced routes without
+	// the marker, with the node's viewer count: 1 for each of "two".
+	want := []int64{1, 1, 1}
 	if len(b.asked) != len(want) {
 		t.Fatalf("asked %v, want %v", b.asked, want)
 	}
 	for i := range want {
 		if b.asked[i] != want[i] {
 			t.Fatalf("asked %v, want %v", b.asked, want)
+		}
+	}
+}
+
+// The node-wide viewer count and the "already a viewer" test that
+// balancing relies on.
+func TestViewersTotal(t *testing.T) {
+	var v viewers
+	t0 := time.Unix(1_700_000_000, 0)
+	v.touch("cam", "a", t0)
+	v.touch("cam", "a", t0.Add(time.Second)) // the same client again
+	v.touch("cam", "b", t0.Add(2*time.Second))
+	v.touch("other", "a", t0.Add(2*time.Second))
+	tests := []struct {
+		at     time.Duration
+		total  int64
+		hasCam []string
+	}{
+		{3 * time.Second, 3, []string{"a", "b"}},
+		{viewerWindow + 1500*time.Millisecond, 2, []string{"b"}}, // a stopped asking for cam
+		{viewerWindow + 1800*time.Millisecond, 2, []string{"b"}}, // within totalPrune: not pruned again
+		{viewerWindow + 3*time.Second, 0, nil},                   // everyone gone
+		{viewerWindow + 3*time.Second + totalPrune, 0, nil},      // and stays gone
+	}
+	for _, tc := range tests {
+		now := t0.Add(tc.at)
+		if got := v.total(now); got != tc.total {
+			t.Errorf("total at +%v = %d, want %d", tc.at, got, tc.total)
+		}
+		for _, c := range []string{"a", "b"} {
+			want := false
+			for _, h := range tc.hasCam {
+				want = want || h == c
+			}
+			if got := v.has("cam", c, now); got != want {
+				t.Errorf("has(cam, %s) at +%v = %v, want %v", c, tc.at, got, want)
+			}
 		}
 	}
 }

@@ -18,6 +18,9 @@ const chooseTimeout = 250 * time.Millisecond
 
 var _ proxy.ViewerBalancer = clusterBackend{}
 
+// ViewerLimit is this node's viewer_limit, 0 for none.
+func (b clusterBackend) ViewerLimit() int64 { return b.c.viewerLimits[b.c.self] }
+
 // BalanceViewer sends a new viewer of stream elsewhere when this node has
 // viewer_limit viewers or more: to a live peer that serves the stream
 // itself (its last poll listed it in serving), as the balancer plugin
