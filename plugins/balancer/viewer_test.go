@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/edgedvr/edge/sdk"
@@ -34,5 +35,18 @@ func TestChooseViewerPeer(t *testing.T) {
 				t.Errorf("ChooseViewerPeer = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// BenchmarkChooseViewerPeer: one viewer choice among 19 candidate peers.
+func BenchmarkChooseViewerPeer(b *testing.B) {
+	req := sdk.ViewerRequest{Stream: "cam", Self: vp("s00", 1000, 1000, 0)}
+	for i := 1; i < 20; i++ {
+		req.Candidates = append(req.Candidates, vp(fmt.Sprintf("s%02d", i), int64(500+i*7%13), 1000, int64(i)))
+	}
+	for b.Loop() {
+		if ChooseViewerPeer(req) == "" {
+			b.Fatal("no peer chosen")
+		}
 	}
 }
