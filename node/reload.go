@@ -229,7 +229,7 @@ func restartOnly(ot *config.Topology, on *config.Node, nt *config.Topology, nn *
 		{"listen", on.Listen, nn.Listen},
 		{"replication_listen", on.ReplicationListen, nn.ReplicationListen},
 		{"public_url", on.PublicURL, nn.PublicURL},
-		{"viewer_limit (of any node: peers balance by each other's)", viewerLimits(ot), viewerLimits(nt)},
+		{"viewer_limit of a node", viewerLimits(ot), viewerLimits(nt)},
 		{"config_external", on.ConfigExternal, nn.ConfigExternal},
 		{"[[node.source]] blocks", sourcesKey(on), sourcesKey(nn)},
 		{"[[node.stream]] blocks without inputs", streamsKey(on, func(sc *config.Stream) bool { return len(sc.Inputs) == 0 }), streamsKey(nn, func(sc *config.Stream) bool { return len(sc.Inputs) == 0 })},
