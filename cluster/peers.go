@@ -28,6 +28,10 @@ type Load struct {
 	Viewers int64 `json:"viewers"`
 	// BytesOut is how many bytes the node has sent to viewers since it started.
 	BytesOut int64 `json:"bytes_out"`
+	// Watchers is how many viewers the node has: clients that followed one
+	// of its live playlists in the last 30 s, over all its streams. It is
+	// what a node's viewer_limit bounds.
+	Watchers int64 `json:"watchers"`
 }
 
 // State is what a node answers to a peer's poll (GET StatePath).
@@ -38,7 +42,17 @@ type State struct {
 	PublicURL string `json:"public_url"`
 	// Capturing lists the cluster-ingest streams the node runs, sorted.
 	Capturing []string `json:"capturing"`
-	Load      Load     `json:"load"`
+	// Serving lists, sorted, every stream the node runs itself now (it
+	// captures, restreams or replicates it): the streams a balanced viewer
+	// may be sent to it for. Empty from a node that predates it.
+	Serving []string `json:"serving,omitempty"`
+	Load    Load     `json:"load"`
+}
+
+// Serves reports whether the state lists stream among the ones it runs.
+func (s State) Serves(stream string) bool {
+	i := sort.SearchStrings(s.Serving, stream)
+	return i < len(s.Serving) && s.Serving[i] == stream
 }
 
 // Captures reports whether the state lists stream among the ones it captures.
@@ -62,7 +76,12 @@ func ParseState(b []byte) (State, error) {
 			return State{}, fmt.Errorf("cluster: state of %s: capturing is not a sorted list of names", s.Node)
 		}
 	}
-	if s.Load.Streams < 0 || s.Load.Viewers < 0 || s.Load.BytesOut < 0 {
+	for i, name := range s.Serving {
+		if name == "" || (i > 0 && s.Serving[i-1] >= name) {
+			return State{}, fmt.Errorf("cluster: state of %s: serving is not a sorted list of names", s.Node)
+		}
+	}
+	if s.Load.Streams < 0 || s.Load.Viewers < 0 || s.Load.BytesOut < 0 || s.Load.Watchers < 0 {
 		return State{}, fmt.Errorf("cluster: state of %s: negative load", s.Node)
 	}
 	return s, nil
@@ -328,7 +347,17 @@ func (p *Peers) Alive(name string) bool {
 func (p *Peers) Snapshot() []PeerState {
 	now := time.Now()
 	self := PeerState{Name: p.cfg.Self, Self: true, Known: true, Alive: true, LastSeen: now, State: p.cfg.Local()}
-	out := []PeerState{self}
+	out := append([]PeerState{self}, p.others(now)...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Others returns every other peer, sorted by name. Unlike Snapshot it does
+// not ask Local (a viewer's request path uses it).
+func (p *Peers) Others() []PeerState { return p.others(time.Now()) }
+
+func (p *Peers) others(now time.Time) []PeerState {
+	var out []PeerState
 	p.mu.Lock()
 	p.beatLocked(now)
 	for name, pr := range p.peers {

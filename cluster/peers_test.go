@@ -133,6 +133,9 @@ func TestParseState(t *testing.T) {
 		{"unsorted", `{"node":"a","capturing":["c2","c1"]}`, "sorted"},
 		{"duplicate", `{"node":"a","capturing":["c1","c1"]}`, "sorted"},
 		{"negative", `{"node":"a","load":{"streams":-1}}`, "negative"},
+		{"serving", `{"node":"a","serving":["c1","c3"],"load":{"watchers":4}}`, ""},
+		{"serving unsorted", `{"node":"a","serving":["c3","c1"]}`, "serving is not a sorted"},
+		{"negative watchers", `{"node":"a","load":{"watchers":-1}}`, "negative"},
 		{"not json", `<html>`, "decode"},
 		{"node with space", `{"node":"a b"}`, "bad node name"},
 	} {
@@ -152,6 +155,7 @@ func FuzzParseState(f *testing.F) {
 	f.Add([]byte(`{"node":"","capturing":null}`))
 	f.Add([]byte(`{"node":"a","capturing":["b","a"]}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"node":"a","serving":["c1","c3"],"load":{"watchers":4}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := ParseState(b)
 		if err != nil {
@@ -160,6 +164,11 @@ func FuzzParseState(f *testing.F) {
 		for _, c := range s.Capturing {
 			if !s.Captures(c) {
 				t.Fatalf("accepted state does not find %q", c)
+			}
+		}
+		for _, c := range s.Serving {
+			if !s.Serves(c) {
+				t.Fatalf("accepted state does not find served %q", c)
 			}
 		}
 	})

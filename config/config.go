@@ -61,9 +61,16 @@ type Node struct {
 	// ReplicationListen is an optional separate listener for replication traffic.
 	ReplicationListen string `toml:"replication_listen"`
 	// PublicURL is used in redirects. By default, http://<listen>.
-	PublicURL string    `toml:"public_url"`
-	Streams   []*Stream `toml:"stream"`
-	Sources   []*Source `toml:"source"`
+	PublicURL string `toml:"public_url"`
+	// ViewerLimit turns on viewer balancing: while the node has this many
+	// viewers or more (clients that followed one of its live playlists in
+	// the last 30 s, over all its streams), a new viewer of a stream is
+	// redirected (302) to a less loaded [cluster] peer that serves the
+	// stream itself, as the balancer plugin chooses. Only on a [cluster]
+	// peer. By default, 0: no limit, no balancing.
+	ViewerLimit int       `toml:"viewer_limit"`
+	Streams     []*Stream `toml:"stream"`
+	Sources     []*Source `toml:"source"`
 	// ConfigExternal, when set, adds the streams an HTTP configuration
 	// backend lists for this node (external.go). By default, none.
 	ConfigExternal *External `toml:"config_external"`

@@ -263,6 +263,11 @@ listen = "127.0.0.1:8081"
 name = "b"
 listen = "127.0.0.1:8081"
 `, []string{`t.toml:12: node "a" stream "s": cluster_ingest on a node that is not one of the [cluster] peers`}},
+	{"viewer_limit off the peers", okNode + "viewer_limit = 5\n", []string{
+		`t.toml:5: node "a": viewer_limit needs the node to be one of the [cluster] peers (viewers go to peers whose load it polls)`}},
+	{"negative viewer_limit", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\"]\n" + okNode + "viewer_limit = -1\n", []string{
+		`t.toml:8: node "a": viewer_limit -1: want a positive number of viewers, or 0 for none`}},
+	{"viewer_limit as a string", okNode + "viewer_limit = \"5\"\n", []string{"t.toml:5: node.viewer_limit: want an integer, got a string"}},
 	{"plugins", "[plugins]\ndvrstore = \"/nonexistent/plugin\"\nbalancer = \"EXE\"\nudp = \"builtin\"\n" + okNode, []string{
 		`t.toml:2: plugins.dvrstore: "/nonexistent/plugin" is neither "builtin" nor an existing executable`,
 		`t.toml:3: plugins.balancer: "EXE" is not an executable file`}},

@@ -217,6 +217,12 @@ func (d *decoder) validate(t *Topology) {
 				d.errorf(sub(np, "public_url"), "%s: public_url %q: want http://HOST[:PORT] or https://...", label, n.PublicURL)
 			}
 		}
+		switch {
+		case n.ViewerLimit < 0:
+			d.errorf(sub(np, "viewer_limit"), "%s: viewer_limit %d: want a positive number of viewers, or 0 for none", label, n.ViewerLimit)
+		case n.ViewerLimit > 0 && n.Name != "" && !t.Cluster.IsPeer(n.Name):
+			d.errorf(sub(np, "viewer_limit"), "%s: viewer_limit needs the node to be one of the [cluster] peers (viewers go to peers whose load it polls)", label)
+		}
 		d.validateExternal(label, n.ConfigExternal, sub(np, "config_external"))
 		d.validateStreams(t, label, n.Streams, np, func(name string) bool { return hasSourceFor(n, name) })
 		for j, s := range n.Streams {

@@ -262,3 +262,19 @@ func (n *Node) stopStream(s *Stream) {
 	stop()
 	<-done
 }
+
+// Serving lists, sorted, the streams this node runs itself now (it
+// captures, restreams or replicates them) and has live segments of: not a
+// cluster-ingest stream left to a peer, nor an on-demand restream that
+// nobody watches, nor a stream whose input gives nothing. A viewer
+// balanced to this node for one of them is served here.
+func (n *Node) Serving() []string {
+	var out []string
+	for _, s := range n.all() {
+		if _, live := s.live.Snapshot().Last(); live && s.Running() {
+			out = append(out, s.name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

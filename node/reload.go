@@ -229,6 +229,7 @@ func restartOnly(ot *config.Topology, on *config.Node, nt *config.Topology, nn *
 		{"listen", on.Listen, nn.Listen},
 		{"replication_listen", on.ReplicationListen, nn.ReplicationListen},
 		{"public_url", on.PublicURL, nn.PublicURL},
+		{"viewer_limit of a node", viewerLimits(ot), viewerLimits(nt)},
 		{"config_external", on.ConfigExternal, nn.ConfigExternal},
 		{"[[node.source]] blocks", sourcesKey(on), sourcesKey(nn)},
 		{"[[node.stream]] blocks without inputs", streamsKey(on, func(sc *config.Stream) bool { return len(sc.Inputs) == 0 }), streamsKey(nn, func(sc *config.Stream) bool { return len(sc.Inputs) == 0 })},
@@ -240,6 +241,17 @@ func restartOnly(ot *config.Topology, on *config.Node, nt *config.Topology, nn *
 		}
 	}
 	return nil
+}
+
+// viewerLimits is every node's viewer_limit.
+func viewerLimits(t *config.Topology) map[string]int {
+	out := map[string]int{}
+	for _, n := range t.Nodes {
+		if n.ViewerLimit != 0 {
+			out[n.Name] = n.ViewerLimit
+		}
+	}
+	return out
 }
 
 func clusterKey(t *config.Topology) any {

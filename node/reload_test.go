@@ -29,6 +29,10 @@ func TestReloadRestartOnly(t *testing.T) {
 		{"cluster_key", func(t *config.Topology, _ *config.Node) { t.ClusterKey = "other" }, "cluster_key"},
 		{"listen", func(_ *config.Topology, n *config.Node) { n.Listen = "127.0.0.1:2" }, "listen"},
 		{"public_url", func(_ *config.Topology, n *config.Node) { n.PublicURL = "http://x" }, "public_url"},
+		{"viewer_limit", func(_ *config.Topology, n *config.Node) { n.ViewerLimit = 5 }, "viewer_limit of a node"},
+		{"a peer's viewer_limit", func(t *config.Topology, _ *config.Node) {
+			t.Nodes = append(t.Nodes, &config.Node{Name: "m", Listen: "127.0.0.1:2", ViewerLimit: 3})
+		}, "viewer_limit of a node"},
 		{"plugins", func(t *config.Topology, _ *config.Node) { t.Plugins.DVRStore = "/bin/store" }, "[plugins]"},
 		{"cluster", func(t *config.Topology, _ *config.Node) { t.Cluster = &config.Cluster{Peers: []string{"n"}} }, "[cluster]"},
 		{"source", func(_ *config.Topology, n *config.Node) { n.Sources = []*config.Source{{URL: "m4f://x:1"}} }, "[[node.source]] blocks"},

@@ -281,6 +281,9 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 	if !ok {
 		return s.redirect(ctx, req.name)
 	}
+	if s.balanceViewer(ctx, req.route, req.name) {
+		return nil
+	}
 	actx, cancel := context.WithTimeout(s.base, s.cfg.ArchiveTimeout)
 	defer cancel()
 	switch req.route {
@@ -289,7 +292,7 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 		// which keeps an on-demand stream pulled; segment and init URLs
 		// are shared with archive playlists and must not start live pulls.
 		watch(actx, st)
-		s.viewers.touch(req.name, ctx.RemoteIP().String()+" "+string(ctx.UserAgent()), s.cfg.Now())
+		s.viewers.touch(req.name, viewerKey(ctx), s.cfg.Now())
 	}
 	switch req.route {
 	case routeLive:

@@ -21,7 +21,13 @@ const (
 type viewers struct {
 	mu      sync.Mutex
 	streams map[string]map[string]time.Time // stream -> client -> last request
+	n       int64                           // entries over all streams
+	pruned  time.Time                       // last prune of every stream (total)
 }
+
+// totalPrune is how often total prunes every stream; in between it
+// counts clients up to this much past viewerWindow.
+const totalPrune = time.Second
 
 // touch records a live request of client for stream at now.
 func (v *viewers) touch(stream, client string, now time.Time) {
@@ -40,6 +46,10 @@ func (v *viewers) touch(stream, client string, now time.Time) {
 		if len(m) >= maxViewersPerStream {
 			return
 		}
+		v.streams[stream] = m // pruned empty, it was dropped
+	}
+	if _, ok := m[client]; !ok {
+		v.n++
 	}
 	m[client] = now
 }
@@ -58,9 +68,33 @@ func (v *viewers) pruneLocked(stream string, now time.Time) {
 	for c, t := range m {
 		if now.Sub(t) > viewerWindow {
 			delete(m, c)
+			v.n--
 		}
 	}
 	if m != nil && len(m) == 0 {
 		delete(v.streams, stream)
 	}
+}
+
+// has reports whether client is a counted viewer of stream at now.
+func (v *viewers) has(stream, client string, now time.Time) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t, ok := v.streams[stream][client]
+	return ok && now.Sub(t) <= viewerWindow
+}
+
+// total returns the viewers of every stream at now (a client watching
+// two streams counts twice), pruning every stream at most every
+// totalPrune.
+func (v *viewers) total(now time.Time) int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if now.Sub(v.pruned) >= totalPrune || now.Before(v.pruned) {
+		for stream := range v.streams {
+			v.pruneLocked(stream, now)
+		}
+		v.pruned = now
+	}
+	return v.n
 }

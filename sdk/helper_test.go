@@ -33,6 +33,8 @@ func TestMain(m *testing.M) {
 		serveOrExit(ServeConfig{Ingest: testIngest{}}, Handshake)
 	case "balancer":
 		serveOrExit(ServeConfig{Balancer: testBalancer{}}, Handshake)
+	case "viewer-balancer":
+		serveOrExit(ServeConfig{Balancer: viewerBalancer{}}, Handshake)
 	case "closer":
 		serveOrExit(ServeConfig{Store: closingStore{Store: newMapStore(), marker: os.Getenv(closedEnv)}}, Handshake)
 	case "v99":

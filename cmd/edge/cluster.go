@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/edgedvr/edge/config"
 	"github.com/edgedvr/edge/node"
 	"github.com/edgedvr/edge/proxy"
+	"github.com/edgedvr/edge/sdk"
 )
 
 // clusterNode is a node's membership of its cluster-ingest group: the
@@ -23,19 +25,30 @@ import (
 type clusterNode struct {
 	self      string
 	publicURL string
-	peers     *cluster.Peers
-	n         atomic.Pointer[node.Node]
-	srv       atomic.Pointer[proxy.Server]
-	reg       *prometheus.Registry
+	// viewerLimits is every node's viewer_limit (0 or absent: none).
+	viewerLimits map[string]int64
+	// balancer returns the balancer plugin's client, for viewer choices.
+	balancer func(ctx context.Context) (sdk.Balancer, error)
+	log      *slog.Logger
+	peers    *cluster.Peers
+	n        atomic.Pointer[node.Node]
+	srv      atomic.Pointer[proxy.Server]
+	reg      *prometheus.Registry
 }
 
 // newClusterNode starts polling the peers of nc's group; nil when nc is not
 // a peer.
-func newClusterNode(topo *config.Topology, nc *config.Node, reg *prometheus.Registry, log *slog.Logger) (*clusterNode, error) {
+func newClusterNode(topo *config.Topology, nc *config.Node, reg *prometheus.Registry, log *slog.Logger, bal func(context.Context) (sdk.Balancer, error)) (*clusterNode, error) {
 	if !topo.Cluster.IsPeer(nc.Name) {
 		return nil, nil
 	}
-	c := &clusterNode{self: nc.Name, publicURL: strings.TrimRight(nc.PublicURL, "/"), reg: reg}
+	c := &clusterNode{self: nc.Name, publicURL: strings.TrimRight(nc.PublicURL, "/"), reg: reg,
+		viewerLimits: map[string]int64{}, balancer: bal, log: log.With("component", "cluster")}
+	for _, n := range topo.Nodes {
+		if n.ViewerLimit > 0 {
+			c.viewerLimits[n.Name] = int64(n.ViewerLimit)
+		}
+	}
 	urls := map[string]string{}
 	for _, p := range topo.Cluster.Peers {
 		if pn, ok := topo.Node(p); ok && p != nc.Name {
@@ -99,8 +112,12 @@ func (c *clusterNode) state() cluster.State {
 		}
 	}
 	st.Load.Streams = len(st.Capturing)
+	if n := c.n.Load(); n != nil {
+		st.Serving = n.Serving()
+	}
 	if srv := c.srv.Load(); srv != nil {
 		st.Load.Viewers = srv.OpenConnections()
+		st.Load.Watchers = srv.Watchers()
 	}
 	st.Load.BytesOut = c.bytesOut()
 	return st

@@ -134,7 +134,7 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 	sups := &supervisors{exe: exe, topo: topo, log: log, metrics: metrics}
 	defer sups.close()
 
-	cl, err := newClusterNode(topo, nc, reg, log)
+	cl, err := newClusterNode(topo, nc, reg, log, sups.balancer)
 	if err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func (s *supervisors) start(ctx context.Context, nc *config.Node, n *node.Node) 
 			return err
 		}
 	}
-	if s.topo.Cluster.IsPeer(nc.Name) && hasClusterStreams(nc) {
+	if s.topo.Cluster.IsPeer(nc.Name) && (hasClusterStreams(nc) || nc.ViewerLimit > 0) {
 		if err := mk(&s.balancerSup, "balancer", sdk.KindBalancer, s.topo.Plugins.Balancer, nil); err != nil {
 			return err
 		}

@@ -249,6 +249,171 @@ func (x *PlaceResponse) GetOwners() map[string]string {
 	return nil
 }
 
+// ViewerPeer is a peer that may take a balanced viewer, with its load.
+type ViewerPeer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Load          *PeerLoad              `protobuf:"bytes,1,opt,name=load,proto3" json:"load,omitempty"`
+	Watchers      int64                  `protobuf:"varint,2,opt,name=watchers,proto3" json:"watchers,omitempty"`                          // clients that followed a live playlist in the last 30 s
+	ViewerLimit   int64                  `protobuf:"varint,3,opt,name=viewer_limit,json=viewerLimit,proto3" json:"viewer_limit,omitempty"` // its viewer_limit, 0 for none
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ViewerPeer) Reset() {
+	*x = ViewerPeer{}
+	mi := &file_balancer_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ViewerPeer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ViewerPeer) ProtoMessage() {}
+
+func (x *ViewerPeer) ProtoReflect() protoreflect.Message {
+	mi := &file_balancer_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ViewerPeer.ProtoReflect.Descriptor instead.
+func (*ViewerPeer) Descriptor() ([]byte, []int) {
+	return file_balancer_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ViewerPeer) GetLoad() *PeerLoad {
+	if x != nil {
+		return x.Load
+	}
+	return nil
+}
+
+func (x *ViewerPeer) GetWatchers() int64 {
+	if x != nil {
+		return x.Watchers
+	}
+	return 0
+}
+
+func (x *ViewerPeer) GetViewerLimit() int64 {
+	if x != nil {
+		return x.ViewerLimit
+	}
+	return 0
+}
+
+type ViewerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stream        string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	Self          *ViewerPeer            `protobuf:"bytes,2,opt,name=self,proto3" json:"self,omitempty"`             // the node over its limit
+	Candidates    []*ViewerPeer          `protobuf:"bytes,3,rep,name=candidates,proto3" json:"candidates,omitempty"` // live peers that serve the stream, sorted by name
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ViewerRequest) Reset() {
+	*x = ViewerRequest{}
+	mi := &file_balancer_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ViewerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ViewerRequest) ProtoMessage() {}
+
+func (x *ViewerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_balancer_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ViewerRequest.ProtoReflect.Descriptor instead.
+func (*ViewerRequest) Descriptor() ([]byte, []int) {
+	return file_balancer_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ViewerRequest) GetStream() string {
+	if x != nil {
+		return x.Stream
+	}
+	return ""
+}
+
+func (x *ViewerRequest) GetSelf() *ViewerPeer {
+	if x != nil {
+		return x.Self
+	}
+	return nil
+}
+
+func (x *ViewerRequest) GetCandidates() []*ViewerPeer {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+type ViewerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Peer          string                 `protobuf:"bytes,1,opt,name=peer,proto3" json:"peer,omitempty"` // a candidate's name, "" to serve here
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ViewerResponse) Reset() {
+	*x = ViewerResponse{}
+	mi := &file_balancer_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ViewerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ViewerResponse) ProtoMessage() {}
+
+func (x *ViewerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_balancer_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ViewerResponse.ProtoReflect.Descriptor instead.
+func (*ViewerResponse) Descriptor() ([]byte, []int) {
+	return file_balancer_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ViewerResponse) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
 var File_balancer_proto protoreflect.FileDescriptor
 
 const file_balancer_proto_rawDesc = "" +
@@ -273,9 +438,23 @@ const file_balancer_proto_rawDesc = "" +
 	"\x06owners\x18\x01 \x03(\v2).edge.plugin.v1.PlaceResponse.OwnersEntryR\x06owners\x1a9\n" +
 	"\vOwnersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012P\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"y\n" +
+	"\n" +
+	"ViewerPeer\x12,\n" +
+	"\x04load\x18\x01 \x01(\v2\x18.edge.plugin.v1.PeerLoadR\x04load\x12\x1a\n" +
+	"\bwatchers\x18\x02 \x01(\x03R\bwatchers\x12!\n" +
+	"\fviewer_limit\x18\x03 \x01(\x03R\vviewerLimit\"\x93\x01\n" +
+	"\rViewerRequest\x12\x16\n" +
+	"\x06stream\x18\x01 \x01(\tR\x06stream\x12.\n" +
+	"\x04self\x18\x02 \x01(\v2\x1a.edge.plugin.v1.ViewerPeerR\x04self\x12:\n" +
+	"\n" +
+	"candidates\x18\x03 \x03(\v2\x1a.edge.plugin.v1.ViewerPeerR\n" +
+	"candidates\"$\n" +
+	"\x0eViewerResponse\x12\x12\n" +
+	"\x04peer\x18\x01 \x01(\tR\x04peer2\xa3\x01\n" +
 	"\bBalancer\x12D\n" +
-	"\x05Place\x12\x1c.edge.plugin.v1.PlaceRequest\x1a\x1d.edge.plugin.v1.PlaceResponseB)Z'github.com/edgedvr/edge/sdk/internal/pbb\x06proto3"
+	"\x05Place\x12\x1c.edge.plugin.v1.PlaceRequest\x1a\x1d.edge.plugin.v1.PlaceResponse\x12Q\n" +
+	"\x10ChooseViewerPeer\x12\x1d.edge.plugin.v1.ViewerRequest\x1a\x1e.edge.plugin.v1.ViewerResponseB)Z'github.com/edgedvr/edge/sdk/internal/pbb\x06proto3"
 
 var (
 	file_balancer_proto_rawDescOnce sync.Once
@@ -289,25 +468,33 @@ func file_balancer_proto_rawDescGZIP() []byte {
 	return file_balancer_proto_rawDescData
 }
 
-var file_balancer_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_balancer_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_balancer_proto_goTypes = []any{
-	(*PlaceRequest)(nil),  // 0: edge.plugin.v1.PlaceRequest
-	(*PlaceStream)(nil),   // 1: edge.plugin.v1.PlaceStream
-	(*PeerLoad)(nil),      // 2: edge.plugin.v1.PeerLoad
-	(*PlaceResponse)(nil), // 3: edge.plugin.v1.PlaceResponse
-	nil,                   // 4: edge.plugin.v1.PlaceResponse.OwnersEntry
+	(*PlaceRequest)(nil),   // 0: edge.plugin.v1.PlaceRequest
+	(*PlaceStream)(nil),    // 1: edge.plugin.v1.PlaceStream
+	(*PeerLoad)(nil),       // 2: edge.plugin.v1.PeerLoad
+	(*PlaceResponse)(nil),  // 3: edge.plugin.v1.PlaceResponse
+	(*ViewerPeer)(nil),     // 4: edge.plugin.v1.ViewerPeer
+	(*ViewerRequest)(nil),  // 5: edge.plugin.v1.ViewerRequest
+	(*ViewerResponse)(nil), // 6: edge.plugin.v1.ViewerResponse
+	nil,                    // 7: edge.plugin.v1.PlaceResponse.OwnersEntry
 }
 var file_balancer_proto_depIdxs = []int32{
 	1, // 0: edge.plugin.v1.PlaceRequest.streams:type_name -> edge.plugin.v1.PlaceStream
 	2, // 1: edge.plugin.v1.PlaceRequest.peers:type_name -> edge.plugin.v1.PeerLoad
-	4, // 2: edge.plugin.v1.PlaceResponse.owners:type_name -> edge.plugin.v1.PlaceResponse.OwnersEntry
-	0, // 3: edge.plugin.v1.Balancer.Place:input_type -> edge.plugin.v1.PlaceRequest
-	3, // 4: edge.plugin.v1.Balancer.Place:output_type -> edge.plugin.v1.PlaceResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	7, // 2: edge.plugin.v1.PlaceResponse.owners:type_name -> edge.plugin.v1.PlaceResponse.OwnersEntry
+	2, // 3: edge.plugin.v1.ViewerPeer.load:type_name -> edge.plugin.v1.PeerLoad
+	4, // 4: edge.plugin.v1.ViewerRequest.self:type_name -> edge.plugin.v1.ViewerPeer
+	4, // 5: edge.plugin.v1.ViewerRequest.candidates:type_name -> edge.plugin.v1.ViewerPeer
+	0, // 6: edge.plugin.v1.Balancer.Place:input_type -> edge.plugin.v1.PlaceRequest
+	5, // 7: edge.plugin.v1.Balancer.ChooseViewerPeer:input_type -> edge.plugin.v1.ViewerRequest
+	3, // 8: edge.plugin.v1.Balancer.Place:output_type -> edge.plugin.v1.PlaceResponse
+	6, // 9: edge.plugin.v1.Balancer.ChooseViewerPeer:output_type -> edge.plugin.v1.ViewerResponse
+	8, // [8:10] is the sub-list for method output_type
+	6, // [6:8] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_balancer_proto_init() }
@@ -321,7 +508,7 @@ func file_balancer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_balancer_proto_rawDesc), len(file_balancer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,7 +23,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Balancer_Place_FullMethodName = "/edge.plugin.v1.Balancer/Place"
+	Balancer_Place_FullMethodName            = "/edge.plugin.v1.Balancer/Place"
+	Balancer_ChooseViewerPeer_FullMethodName = "/edge.plugin.v1.Balancer/ChooseViewerPeer"
 )
 
 // BalancerClient is the client API for Balancer service.
@@ -34,6 +35,10 @@ const (
 type BalancerClient interface {
 	// Place returns an owner for each stream of the request.
 	Place(ctx context.Context, in *PlaceRequest, opts ...grpc.CallOption) (*PlaceResponse, error)
+	// ChooseViewerPeer picks the peer a new viewer is redirected to when the
+	// asking node is over its viewer limit (optional: Unimplemented when the
+	// plugin has no such method).
+	ChooseViewerPeer(ctx context.Context, in *ViewerRequest, opts ...grpc.CallOption) (*ViewerResponse, error)
 }
 
 type balancerClient struct {
@@ -54,6 +59,16 @@ func (c *balancerClient) Place(ctx context.Context, in *PlaceRequest, opts ...gr
 	return out, nil
 }
 
+func (c *balancerClient) ChooseViewerPeer(ctx context.Context, in *ViewerRequest, opts ...grpc.CallOption) (*ViewerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ViewerResponse)
+	err := c.cc.Invoke(ctx, Balancer_ChooseViewerPeer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BalancerServer is the server API for Balancer service.
 // All implementations must embed UnimplementedBalancerServer
 // for forward compatibility.
@@ -62,6 +77,10 @@ func (c *balancerClient) Place(ctx context.Context, in *PlaceRequest, opts ...gr
 type BalancerServer interface {
 	// Place returns an owner for each stream of the request.
 	Place(context.Context, *PlaceRequest) (*PlaceResponse, error)
+	// ChooseViewerPeer picks the peer a new viewer is redirected to when the
+	// asking node is over its viewer limit (optional: Unimplemented when the
+	// plugin has no such method).
+	ChooseViewerPeer(context.Context, *ViewerRequest) (*ViewerResponse, error)
 	mustEmbedUnimplementedBalancerServer()
 }
 
@@ -74,6 +93,9 @@ type UnimplementedBalancerServer struct{}
 
 func (UnimplementedBalancerServer) Place(context.Context, *PlaceRequest) (*PlaceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Place not implemented")
+}
+func (UnimplementedBalancerServer) ChooseViewerPeer(context.Context, *ViewerRequest) (*ViewerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ChooseViewerPeer not implemented")
 }
 func (UnimplementedBalancerServer) mustEmbedUnimplementedBalancerServer() {}
 func (UnimplementedBalancerServer) testEmbeddedByValue()                  {}
@@ -114,6 +136,24 @@ func _Balancer_Place_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Balancer_ChooseViewerPeer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ViewerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BalancerServer).ChooseViewerPeer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Balancer_ChooseViewerPeer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BalancerServer).ChooseViewerPeer(ctx, req.(*ViewerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Balancer_ServiceDesc is the grpc.ServiceDesc for Balancer service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -124,6 +164,10 @@ var Balancer_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Place",
 			Handler:    _Balancer_Place_Handler,
+		},
+		{
+			MethodName: "ChooseViewerPeer",
+			Handler:    _Balancer_ChooseViewerPeer_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
