@@ -136,7 +136,8 @@ func TestOverviewReplicationInBrowser(t *testing.T) {
 	between("last error time", at, float64(before.LastErrorAt), float64(after.LastErrorAt))
 	shown, ok := row.Cells[7], false
 	if i := strings.LastIndex(shown, " ("); i >= 0 {
-		shown, ok = shown[:i], strings.HasSuffix(shown, " ago)")
+		// "(N s ago)", or "(now)" for an error less than a second old.
+		shown, ok = shown[:i], strings.HasSuffix(shown, " ago)") || strings.HasSuffix(shown, " (now)")
 	}
 	pre, suf := commonAffixes(before.LastError, after.LastError)
 	switch {
