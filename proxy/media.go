@@ -65,29 +65,25 @@ func (s *Server) serveSegment(actx context.Context, ctx *fasthttp.RequestCtx, st
 			return serveBytes(ctx, b, ctypeSegment)
 		}
 	}
-	ar := st.Archive()
-	if ar == nil {
-		return notFound("no segment at " + strconv.FormatInt(start, 10))
-	}
-	infos, err := ar.Segments(actx, start, start+1)
+	e, err := s.findEntry(actx, st, start)
 	if err != nil {
-		return archiveError("segments", err)
+		return err
 	}
-	if len(infos) == 0 || infos[0].Start != start {
-		return notFound("no segment at " + strconv.FormatInt(start, 10))
+	if e.data != nil { // it reached the live window meanwhile
+		return serveBytes(ctx, e.data, ctypeSegment)
 	}
-	if p := infos[0].Path; p != "" {
-		f, err := os.Open(p)
+	if e.path != "" {
+		f, err := os.Open(e.path)
 		if err == nil {
 			fi, err := f.Stat()
-			if err == nil && fi.Mode().IsRegular() && fi.Size() == infos[0].Size {
+			if err == nil && fi.Mode().IsRegular() && fi.Size() == e.size {
 				return serveFile(ctx, f, fi.Size(), ctypeSegment)
 			}
 			f.Close()
 		}
 		// Removed by retention or rewritten: let the store answer.
 	}
-	b, err := ar.ReadSegment(actx, start)
+	b, err := st.Archive().ReadSegment(actx, start)
 	if err != nil {
 		return archiveError("read segment "+strconv.FormatInt(start, 10), err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -141,26 +140,9 @@ func (a *archives) forget(name string) {
 // /api/v1/reload on the node's listen address, signed with FILE's
 // cluster_key.
 func cmdReload(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("reload", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	nodeName := fs.String("node", "", "the node of FILE to reload (may be left out when FILE has one node)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: edge reload FILE [--node NAME]")
-		return 2
-	}
-	topo, err := config.Load(pos[0])
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	nc, err := pickNode(topo, *nodeName)
-	if err != nil {
-		fmt.Fprintln(stderr, "edge reload:", err)
-		return 1
+	topo, nc, code := loadNode("reload", args, stderr)
+	if nc == nil {
+		return code
 	}
 	if topo.ClusterKey == "" {
 		fmt.Fprintln(stderr, "edge reload: the file has no cluster_key to sign the call with; send SIGHUP to the node instead")

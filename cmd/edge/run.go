@@ -73,27 +73,38 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	return config.Check(args[0], stdout)
 }
 
-func cmdRun(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+// loadNode parses `edge CMD FILE [--node NAME]`, loads FILE and picks the
+// node. On failure it has said why on stderr and returns the exit code
+// (2: usage, 1: a bad file or node).
+func loadNode(cmd string, args []string, stderr io.Writer) (*config.Topology, *config.Node, int) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	nodeName := fs.String("node", "", "the node of FILE to run (may be left out when FILE has one node)")
+	nodeName := fs.String("node", "", "the node of FILE to "+cmd+" (may be left out when FILE has one node)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return 2
+		return nil, nil, 2
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: edge run FILE [--node NAME]")
-		return 2
+		fmt.Fprintf(stderr, "usage: edge %s FILE [--node NAME]\n", cmd)
+		return nil, nil, 2
 	}
 	topo, err := config.Load(pos[0])
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return 1
+		return nil, nil, 1
 	}
 	nc, err := pickNode(topo, *nodeName)
 	if err != nil {
-		fmt.Fprintln(stderr, "edge run:", err)
-		return 1
+		fmt.Fprintf(stderr, "edge %s: %v\n", cmd, err)
+		return nil, nil, 1
+	}
+	return topo, nc, 0
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	topo, nc, code := loadNode("run", args, stderr)
+	if nc == nil {
+		return code
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()})).With("node", nc.Name)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
