@@ -490,6 +490,19 @@ func TestReplicationSourceBlock(t *testing.T) {
 			st, ok := replAPI(secondary.URL, name)
 			return ok && st.Replication.CaughtUp
 		})
+		// Compare at least 10 segments: the sample's segments may last more
+		// than the 1 s asked (a keyframe every GOP), so 10 s recorded can be
+		// fewer; wait until the primary holds 10 that are old enough.
+		testkit.Eventually(t, 30*time.Second, "10 segments of "+name+" on the primary", func() bool {
+			cutoff := time.Now().Add(-time.Second).UnixMilli()
+			k := 0
+			for _, s := range replList(t, tp.Listen["primary"], name) {
+				if s.Start >= firsts[name] && s.Start+s.Duration <= cutoff {
+					k++
+				}
+			}
+			return k >= 10
+		})
 		var n int
 		var why string
 		testkit.Eventually(t, 15*time.Second, "identical archives of "+name, func() bool {
