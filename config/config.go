@@ -1,7 +1,11 @@
 // Package config decodes and validates the TOML topology file: nodes, streams, sources, inputs, archive and cache settings.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/edgedvr/edge/config/inputurl"
+)
 
 // Topology is a whole deployment: every node of one file.
 type Topology struct {
@@ -191,9 +195,9 @@ const (
 
 // Remote DVR modes of a source or m4f input.
 const (
-	RemoteDVRNoChain = "nochain"
-	RemoteDVRChain   = "chain"
-	RemoteDVRNone    = "none"
+	RemoteDVRNoChain = inputurl.RemoteDVRNoChain
+	RemoteDVRChain   = inputurl.RemoteDVRChain
+	RemoteDVRNone    = inputurl.RemoteDVRNone
 )
 
 func contains(list []string, s string) bool {

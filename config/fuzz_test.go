@@ -4,11 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/edgedvr/edge/sdk"
 )
 
 func FuzzParse(f *testing.F) {
@@ -60,7 +57,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Node(%q) does not find it", n.Name)
 			}
 			for _, s := range n.Streams {
-				if sdk.CheckStreamName(s.Name) != nil || s.SourceTimeout <= 0 ||
+				if CheckStreamName(s.Name) != nil || s.SourceTimeout <= 0 ||
 					s.SegmentDuration.D() < MinSegmentDuration || s.SegmentDuration.D() > MaxSegmentDuration {
 					t.Fatalf("valid topology with stream %+v", s)
 				}
@@ -78,52 +75,6 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("valid topology with source %q: %v", src.URL, err)
 				}
 			}
-		}
-	})
-}
-
-func FuzzParseInput(f *testing.F) {
-	for _, s := range []string{
-		"udp://239.1.2.3:1234", "udp://:1234?iface=eth0&source=10.0.0.1&program=2", "udp://[ff02::1]:5000",
-		"file://sample.ts", "file:///var/x.ts", "m4f://origin/example", "m4f://10.0.0.1:8081/s?remote_dvr=chain&key=k",
-		"m4f://origin", "rtmp://x/y", "udp://a:0", "m4f://a/%2e%2e",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		in, err := ParseInput(raw)
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "input ") {
-				t.Fatalf("error without prefix: %v", err)
-			}
-			return
-		}
-		if in.Raw != raw {
-			t.Fatalf("Raw = %q", in.Raw)
-		}
-		switch in.Scheme {
-		case SchemeUDP:
-			if in.Port < 1 || in.Port > 65535 || (in.Host != "" && !validHost(in.Host)) {
-				t.Fatalf("udp input %+v", in)
-			}
-		case SchemeFile:
-			if in.Path == "" {
-				t.Fatalf("file input without path")
-			}
-		case SchemeM4F:
-			if in.Host == "" || !validHost(in.Host) || in.Port < 0 || in.Port > 65535 ||
-				sdk.CheckStreamName(in.Stream) != nil || !validRemoteDVR(in.RemoteDVR) {
-				t.Fatalf("m4f input %+v", in)
-			}
-		default:
-			t.Fatalf("scheme %q accepted", in.Scheme)
-		}
-		again, err := ParseInput(raw)
-		if err != nil || !reflect.DeepEqual(again, in) {
-			t.Fatalf("second parse differs: %+v, %v", again, err)
-		}
-		if _, err := ParseSourceURL(raw); err == nil && (in.Scheme != SchemeM4F) {
-			t.Fatalf("source url accepts %q", raw)
 		}
 	})
 }

@@ -177,7 +177,7 @@ listen = "127.0.0.1:8081"
   ]
 `, []string{
 		`t.toml:10: node "a" stream "s": input "udp://239.1.2.3": missing port`,
-		`t.toml:11: node "a" stream "s": input "udp://239.1.2.3:1234?ifce=eth0": unknown parameter "ifce"; udp takes iface, source and program`}},
+		`t.toml:11: node "a" stream "s": input "udp://239.1.2.3:1234": unknown parameter "ifce"; udp takes iface, source and program`}},
 	{"unknown node", okNode + `
   [[node.stream]]
   name = "s"
@@ -187,7 +187,7 @@ listen = "127.0.0.1:8081"
   [[node.stream]]
   name = "s"
   inputs = ["m4f://a/t?remote_dvr=always"]
-`, []string{`t.toml:8: node "a" stream "s": input "m4f://a/t?remote_dvr=always": bad remote_dvr "always"; want chain, nochain or none`}},
+`, []string{`t.toml:8: node "a" stream "s": input "m4f://a/t": bad remote_dvr; want chain, nochain or none`}},
 	{"segment duration range", okNode + `
   [[node.stream]]
   name = "s"

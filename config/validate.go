@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgedvr/edge/sdk"
+	"github.com/edgedvr/edge/config/inputurl"
 )
 
 // MaxNodeNameLen is the longest node name accepted.
@@ -149,7 +149,7 @@ func checkListen(addr string) error {
 	if err != nil {
 		return fmt.Errorf("bad address %q: want HOST:PORT", addr)
 	}
-	if host != "" && !validHost(host) {
+	if host != "" && !inputurl.ValidHost(host) {
 		return fmt.Errorf("bad address %q: bad host %q", addr, host)
 	}
 	n, err := strconv.Atoi(port)
@@ -362,8 +362,8 @@ func (d *decoder) validateStreams(t *Topology, label string, streams []*Stream, 
 		switch {
 		case s.Name == "":
 			d.errorf(sp, "%s: missing name", sl)
-		case sdk.CheckStreamName(s.Name) != nil:
-			d.errorf(sub(sp, "name"), "%s: %v", sl, sdk.CheckStreamName(s.Name))
+		case CheckStreamName(s.Name) != nil:
+			d.errorf(sub(sp, "name"), "%s: %v", sl, CheckStreamName(s.Name))
 		default:
 			sl = fmt.Sprintf("%s %q", sl, s.Name)
 			if line, dup := seen[s.Name]; dup {
@@ -425,7 +425,7 @@ func (d *decoder) checkM4FTarget(t *Topology, in Input, path []string, label str
 		return
 	}
 	if _, ok := t.Node(in.Host); !ok {
-		d.errorf(path, "%s: unknown node %q in %s: name a node of this file or give host:port", label, in.Host, in.Raw)
+		d.errorf(path, "%s: unknown node %q in %s: name a node of this file or give host:port", label, in.Host, shownURL(in.Raw))
 	}
 }
 
@@ -449,7 +449,7 @@ func (d *decoder) validateSources(t *Topology, n *Node, np []string) {
 			names []string
 		}{{"only", src.Only}, {"except", src.Except}} {
 			for k, name := range list.names {
-				if err := sdk.CheckStreamName(name); err != nil {
+				if err := CheckStreamName(name); err != nil {
 					d.errorf(sub(sp, list.key, idx(k)), "%s: %s: %v", sl, list.key, err)
 				}
 			}

@@ -196,7 +196,7 @@ func (n *Node) resolveInput(raw string) (scheme, target, key string, err error) 
 	}
 	switch in.Scheme {
 	case config.SchemeFile:
-		return in.Scheme, "file://" + in.Path, "", nil
+		return in.Scheme, in.String(), "", nil // file://ABSOLUTE_PATH[?program=N]
 	case config.SchemeM4F:
 		q := url.Values{}
 		if in.RemoteDVR != "" {

@@ -1,32 +1,13 @@
 package sdk
 
-import "fmt"
+import "github.com/edgedvr/edge/config/names"
 
 // MaxStreamNameLen is the longest stream name accepted.
-const MaxStreamNameLen = 128
+const MaxStreamNameLen = names.MaxStreamLen
 
 // CheckStreamName reports whether name is a safe stream name: 1 to 128
 // characters of ASCII letters, digits, '_', '-' and '.', not starting with
 // '.'. Names are used as directory names under archive roots and as URL path
 // segments, so nothing that could escape a directory ('/', '\', "..") is
-// accepted.
-func CheckStreamName(name string) error {
-	if name == "" {
-		return fmt.Errorf("empty stream name")
-	}
-	if len(name) > MaxStreamNameLen {
-		return fmt.Errorf("stream name longer than %d characters", MaxStreamNameLen)
-	}
-	if name[0] == '.' {
-		return fmt.Errorf("stream name %q starts with '.'", name)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-', c == '.':
-		default:
-			return fmt.Errorf("stream name %q has character %q; use letters, digits, '_', '-' and '.'", name, c)
-		}
-	}
-	return nil
-}
+// accepted. It is names.CheckStream, which config/ uses too.
+func CheckStreamName(name string) error { return names.CheckStream(name) }

@@ -2,19 +2,15 @@ package m4f
 
 import (
 	"fmt"
-	"net"
-	"net/url"
-	"strconv"
-	"strings"
 
-	"github.com/edgedvr/edge/sdk"
+	"github.com/edgedvr/edge/config/inputurl"
 )
 
 // Remote DVR modes of an m4f:// input (docs: remote_dvr).
 const (
-	RemoteDVRNoChain = "nochain" // ask the source for its own archive only (the default)
-	RemoteDVRChain   = "chain"   // let the source ask its own sources in turn
-	RemoteDVRNone    = "none"    // ask the source only while it is the input in use
+	RemoteDVRNoChain = inputurl.RemoteDVRNoChain // ask the source for its own archive only (the default)
+	RemoteDVRChain   = inputurl.RemoteDVRChain   // let the source ask its own sources in turn
+	RemoteDVRNone    = inputurl.RemoteDVRNone    // ask the source only while it is the input in use
 )
 
 // Source is a parsed m4f:// input URL: m4f://HOST:PORT/STREAM[?remote_dvr=MODE].
@@ -38,62 +34,22 @@ func (s Source) String() string {
 	return u
 }
 
-// ParseURL parses an m4f:// input URL. Unknown, repeated or malformed
-// options are errors, and so is a key= option (the host strips it): the
-// error never repeats an option's value.
+// ParseURL parses an m4f:// input URL with inputurl.Parse, the parser
+// `edge check` uses. Unknown, repeated or malformed options are errors, and
+// so are a URL without a port (the host resolves node names) and a key=
+// option (the host strips it): the error never repeats an option's value.
 func ParseURL(raw string) (Source, error) {
-	if len(raw) > 2048 {
-		return Source{}, fmt.Errorf("m4f: input url of %d bytes is too long", len(raw))
-	}
-	// Errors quote the URL without its query, which might hold a secret.
-	shown, _, _ := strings.Cut(raw, "?")
-	u, err := url.Parse(raw)
+	u, err := inputurl.Parse(raw)
 	if err != nil {
-		return Source{}, fmt.Errorf("m4f: input url %.120q does not parse", shown)
+		return Source{}, fmt.Errorf("m4f: %w", err)
 	}
-	if u.Scheme != "m4f" {
-		return Source{}, fmt.Errorf("m4f: input url %.120q: scheme must be m4f://", shown)
+	switch {
+	case u.Scheme != inputurl.M4F:
+		return Source{}, fmt.Errorf("m4f: input url %q: scheme must be m4f://", u.String())
+	case u.Port == 0:
+		return Source{}, fmt.Errorf("m4f: input url %q: want HOST:PORT after m4f:// (node names are resolved by the host)", u.String())
+	case u.Key != "":
+		return Source{}, fmt.Errorf("m4f: input url %q: key= must be removed by the host before capture", u.String())
 	}
-	if u.User != nil || u.Opaque != "" || u.Fragment != "" || strings.Contains(raw, "#") {
-		return Source{}, fmt.Errorf("m4f: input url %.120q: want m4f://HOST:PORT/STREAM", shown)
-	}
-	host, port, err := net.SplitHostPort(u.Host)
-	if err != nil || host == "" {
-		return Source{}, fmt.Errorf("m4f: input url %.120q: want HOST:PORT after m4f:// (node names are resolved by the host)", shown)
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || port[0] == '0' || port[0] == '+' {
-		return Source{}, fmt.Errorf("m4f: input url %.120q: port %.8q is not a number from 1 to 65535", shown, port)
-	}
-	if u.RawPath != "" || strings.Contains(u.EscapedPath(), "%") {
-		return Source{}, fmt.Errorf("m4f: input url %.120q: escapes are not allowed in the stream name", shown)
-	}
-	stream, ok := strings.CutPrefix(u.Path, "/")
-	if !ok || stream == "" || strings.Contains(stream, "/") {
-		return Source{}, fmt.Errorf("m4f: input url %.120q: want exactly one stream name after HOST:PORT/", shown)
-	}
-	if err := sdk.CheckStreamName(stream); err != nil {
-		return Source{}, fmt.Errorf("m4f: input url %.120q: %v", shown, err)
-	}
-	s := Source{Addr: u.Host, Stream: stream, RemoteDVR: RemoteDVRNoChain}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return Source{}, fmt.Errorf("m4f: input url %.120q: malformed query", shown)
-	}
-	for k, v := range q {
-		switch {
-		case k == "key":
-			return Source{}, fmt.Errorf("m4f: input url %.120q: key= must be removed by the host before capture", shown)
-		case k != "remote_dvr":
-			return Source{}, fmt.Errorf("m4f: input url %.120q: unknown option %.32q", shown, k)
-		case len(v) > 1:
-			return Source{}, fmt.Errorf("m4f: input url %.120q: option remote_dvr given %d times", shown, len(v))
-		}
-		switch v[0] {
-		case RemoteDVRChain, RemoteDVRNoChain, RemoteDVRNone:
-			s.RemoteDVR = v[0]
-		default:
-			return Source{}, fmt.Errorf("m4f: input url %.120q: remote_dvr: want chain, nochain or none", shown)
-		}
-	}
-	return s, nil
+	return Source{Addr: u.Addr(), Stream: u.Stream, RemoteDVR: u.RemoteDVR}, nil
 }
