@@ -186,6 +186,7 @@ func (d *decoder) decodeStruct(rv reflect.Value, m map[string]any, path []string
 			continue
 		}
 		d.decodeValue(rv.Field(i), m[k], p)
+		d.checkNotBuilt(p)
 	}
 	if f, ok := rv.Type().FieldByName("Line"); ok && f.Type.Kind() == reflect.Int && f.Tag.Get("toml") == "-" {
 		rv.FieldByIndex(f.Index).SetInt(int64(d.pos.line(path)))

@@ -331,7 +331,7 @@ listen = "127.0.0.1:8080"
   "max size" = "1G"
   [[node.stream]]
   name = "t"
-  inputs = ["udp://:1234"]
+  inputs = ["m4f://a/s"]
   [node.stream.cache]
   root = "/c"
   misses = "2"
@@ -418,7 +418,7 @@ name = "a"
 listen = "127.0.0.1:8080"
   [[node.stream]]
   name = "s"
-  inputs = ["udp://:1234"]
+  inputs = ["udp://:1234", "m4f://b/s"]
   cache = { root = "cache" }
   dvr = { root = "/var/dvr" }
 
@@ -551,6 +551,7 @@ peers = ["a", "b"]
   name = "cam2"
   inputs = ["file://s3.ts"]
   cache = { root = "/c/" }
+  dvr = { root = "/var/dvr2" }
 
 [[node]]
 name = "a"

@@ -397,6 +397,7 @@ func (d *decoder) validateStreams(t *Topology, label string, streams []*Stream, 
 		d.validateDVR(s.DVR, sub(sp, "dvr"), sl)
 		d.validateStreamReplication(t, s, sub(sp, "dvr"), sl)
 		d.validateCache(s.Cache, sub(sp, "cache"), sl)
+		d.checkStreamEffects(s, sp, sl, group)
 		if s.ClusterIngest != nil {
 			ip := sub(sp, "cluster_ingest")
 			switch {
@@ -454,6 +455,7 @@ func (d *decoder) validateSources(t *Topology, n *Node, np []string) {
 				}
 			}
 		}
+		d.checkSourceEffects(src, sp, sl)
 		if definedZero(d, sub(sp, "idle_timeout")) && src.IdleTimeout == 0 {
 			d.errorf(sub(sp, "idle_timeout"), "%s: idle_timeout must be positive", sl)
 		}

@@ -308,7 +308,7 @@ func TestChainTwoPartialSources(t *testing.T) {
 	for _, n := range []string{"o1", "o2"} {
 		tp.Node(t, n, testkit.StreamBlock("cam", []string{in}, `segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", tp.Dir+"/"+n)))
 	}
-	tp.Node(t, "edge", testkit.StreamBlock("cam", []string{"m4f://o1/cam", "m4f://o2/cam"}, `segment_duration = "1s"`, `source_timeout = "3s"`))
+	tp.Node(t, "edge", testkit.StreamBlock("cam", []string{"m4f://o1/cam", "m4f://o2/cam"}, `source_timeout = "3s"`))
 	path := tp.Write(t)
 	nodes := map[string]*testkit.Node{"o1": tp.Start(t, path, "o1"), "o2": tp.Start(t, path, "o2")}
 	edge := tp.Start(t, path, "edge")
@@ -394,7 +394,7 @@ func TestChainModes(t *testing.T) {
 	// each remote_dvr mode and no archive of their own.
 	tp.Node(t, "A", testkit.StreamBlock("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", port)},
 		`segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", tp.Dir+"/A")))
-	tp.Node(t, "B", testkit.StreamBlock("cam", []string{"m4f://A/cam"}, `segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", tp.Dir+"/B")))
+	tp.Node(t, "B", testkit.StreamBlock("cam", []string{"m4f://A/cam"}, fmt.Sprintf("dvr = { root = %q }", tp.Dir+"/B")))
 	for _, mode := range []string{"chain", "nochain", "none"} {
 		tp.Node(t, "C"+mode, testkit.SourceBlock("m4f://B", fmt.Sprintf("remote_dvr = %q", mode)))
 	}
@@ -489,7 +489,7 @@ func TestChainLoop(t *testing.T) {
 	// input, B as its only input.
 	tp.Node(t, "A", testkit.StreamBlock("cam", []string{fmt.Sprintf("udp://127.0.0.1:%d", port), "m4f://B/cam?remote_dvr=chain"},
 		`segment_duration = "1s"`, fmt.Sprintf("dvr = { root = %q }", tp.Dir+"/A")))
-	tp.Node(t, "B", testkit.StreamBlock("cam", []string{"m4f://A/cam?remote_dvr=chain"}, `segment_duration = "1s"`))
+	tp.Node(t, "B", testkit.StreamBlock("cam", []string{"m4f://A/cam?remote_dvr=chain"}))
 	path := tp.Write(t)
 	a := tp.Start(t, path, "A")
 	b := tp.Start(t, path, "B")

@@ -191,7 +191,7 @@ func TestFailoverBetweenOrigins(t *testing.T) {
 	}
 	const sourceTimeout = 3 * time.Second
 	mt.Node(t, "edge", testkit.StreamBlock("cam", []string{"m4f://o1/cam", "m4f://o2/cam"},
-		`source_timeout = "3s"`, `segment_duration = "1s"`))
+		`source_timeout = "3s"`))
 	path := mt.Write(t)
 	o1 := mt.Start(t, path, "o1")
 	mt.Start(t, path, "o2")
@@ -278,7 +278,7 @@ func TestWrongClusterKey(t *testing.T) {
 	origin := om.Start(t, om.Write(t), "origin")
 
 	em := testkit.NewTopology(t, "elsewhere")
-	em.Node(t, "edge", testkit.StreamBlock("cam", []string{fmt.Sprintf("m4f://%s/cam?key=wrong", oaddr)}, `segment_duration = "1s"`))
+	em.Node(t, "edge", testkit.StreamBlock("cam", []string{fmt.Sprintf("m4f://%s/cam?key=wrong", oaddr)}))
 	edge := em.Start(t, em.Write(t), "edge")
 	testkit.Send(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port), testkit.SenderOptions{})
 
