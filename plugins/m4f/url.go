@@ -2,6 +2,7 @@ package m4f
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/edgedvr/edge/config/inputurl"
 )
@@ -39,13 +40,15 @@ func (s Source) String() string {
 // so are a URL without a port (the host resolves node names) and a key=
 // option (the host strips it): the error never repeats an option's value.
 func ParseURL(raw string) (Source, error) {
+	if !strings.HasPrefix(raw, inputurl.M4F+"://") {
+		shown, _, _ := strings.Cut(raw, "?")
+		return Source{}, fmt.Errorf("m4f: input url %.120q: scheme must be m4f://", shown)
+	}
 	u, err := inputurl.Parse(raw)
 	if err != nil {
 		return Source{}, fmt.Errorf("m4f: %w", err)
 	}
 	switch {
-	case u.Scheme != inputurl.M4F:
-		return Source{}, fmt.Errorf("m4f: input url %q: scheme must be m4f://", u.String())
 	case u.Port == 0:
 		return Source{}, fmt.Errorf("m4f: input url %q: want HOST:PORT after m4f:// (node names are resolved by the host)", u.String())
 	case u.Key != "":

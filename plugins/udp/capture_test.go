@@ -241,7 +241,7 @@ func TestCaptureFileLoops(t *testing.T) {
 	runFFmpeg(t, ffmpegSource(4, false, path)...)
 
 	start := time.Now()
-	c := startCapture(t, "file://"+strings.ReplaceAll(path, " ", "%20"), time.Second)
+	c := startCapture(t, "file://"+path, time.Second) // the path as written: the space is not escaped
 	c.waitEvents(t, "10 s of segments", func(evs []sdk.Event) bool {
 		return totalDuration(segments(evs)) >= 10*time.Second
 	})
@@ -287,7 +287,7 @@ func TestCaptureFileErrors(t *testing.T) {
 		{"file://" + noClock, "no PCR or PTS"},
 		{"file://" + empty, "file is empty"},
 		{"udp://127.0.0.1:1?iface=nosuchif0", "interface"},
-		{"udp://127.0.0.1:1?bogus=1", "unknown option"},
+		{"udp://127.0.0.1:1?bogus=1", "unknown parameter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {

@@ -3,6 +3,7 @@ package udp
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/edgedvr/edge/config/inputurl"
 )
@@ -36,12 +37,12 @@ func (s Source) Multicast() bool { return s.Scheme == "udp" && s.Addr.Addr().IsM
 // accepts is one this plugin captures. Unknown options, repeated options
 // and malformed values are errors.
 func ParseURL(raw string) (Source, error) {
+	if scheme, _, _ := strings.Cut(raw, "://"); scheme == inputurl.M4F {
+		return Source{}, fmt.Errorf("udp: input url: scheme must be udp or file, not m4f")
+	}
 	u, err := inputurl.Parse(raw)
 	if err != nil {
 		return Source{}, fmt.Errorf("udp: %w", err)
-	}
-	if u.Scheme != inputurl.UDP && u.Scheme != inputurl.File {
-		return Source{}, fmt.Errorf("udp: input url %q: scheme must be udp or file", u.String())
 	}
 	return Source{Scheme: u.Scheme, Addr: u.UDPAddr, Iface: u.Iface, SourceIP: u.Source, Program: u.Program, Path: u.Path}, nil
 }
