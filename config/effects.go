@@ -28,7 +28,8 @@ func (d *decoder) defined(path []string) bool {
 
 // checkStreamEffects refuses the keys of a stream (at path sp, label sl)
 // that would do nothing: segment_duration on a stream that cuts no
-// segments, and a cache on a stream that fetches no archive from anywhere.
+// segments, cluster_ingest on a stream with nothing to capture, and a cache
+// on a stream that fetches no archive from anywhere.
 func (d *decoder) checkStreamEffects(s *Stream, sp []string, sl string, group bool) {
 	var cuts, pulls bool // has a udp:// or file:// input; has an m4f:// input
 	for _, raw := range s.Inputs {
@@ -47,6 +48,9 @@ func (d *decoder) checkStreamEffects(s *Stream, sp []string, sl string, group bo
 		case !cuts && !replicates:
 			d.errorf(sub(sp, "segment_duration"), "%s: segment_duration has no effect: the stream has no udp:// or file:// input to cut, and m4f:// inputs keep the source's segments", sl)
 		}
+	}
+	if s.ClusterIngest != nil && len(s.Inputs) == 0 && !group {
+		d.errorf(sub(sp, "cluster_ingest"), "%s: cluster_ingest needs inputs to capture: a stream without inputs is the one a [[node.source]] restreams", sl)
 	}
 	if s.Cache != nil && !isURLRoot(s.Cache.Root) && len(s.Inputs) > 0 && !pulls {
 		ingest := (group || s.ClusterIngest != nil) && s.DVR != nil

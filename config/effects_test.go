@@ -90,6 +90,13 @@ func TestKeysWithoutEffectRefused(t *testing.T) {
   name = "s"
   cache = { root = "/c" }
 `, nil},
+		{"cluster_ingest without inputs", `
+  [[node.source]]
+  url = "m4f://10.0.0.1:8080"
+  [[node.stream]]
+  name = "s"
+  cluster_ingest = {}
+`, []string{`t.toml:13: node "a" stream "s": cluster_ingest needs inputs to capture: a stream without inputs is the one a [[node.source]] restreams`}},
 		{"idle_timeout without dvr", `
   [[node.source]]
   url = "m4f://10.0.0.1:8080"
