@@ -43,3 +43,17 @@ func TestDependencies(t *testing.T) {
 		}
 	}
 }
+
+// TestGoModTidy checks that go.mod and go.sum are tidy: every module the
+// code imports is required, as a direct dependency when edge imports it
+// itself, and nothing else is.
+func TestGoModTidy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go mod tidy")
+	}
+	cmd := exec.Command("go", "mod", "tidy", "-diff")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Fatalf("go mod tidy -diff: %v\n%s", err, out)
+	}
+}
