@@ -26,7 +26,7 @@ const modulePath = "github.com/edgedvr/edge"
 // calls it. Every other key must be read outside config/ directly.
 var readInConfig = map[string]string{
 	"Topology.Nodes":  "Topology.Node",
-	"Cluster.Streams": "", // copied into each peer's Node.Streams by Parse (TestClusterStreams)
+	"Cluster.Streams": "", // copied into each peer's Node.Streams by Parse (TestClusterStreamsGoToEveryPeer)
 	"Cluster.Peers":   "Cluster.IsPeer",
 	"Source.Only":     "Source.Admits",
 	"Source.Except":   "Source.Admits",
@@ -38,6 +38,10 @@ var readInConfig = map[string]string{
 // the benchmarks, and looking for selections of its field), or config/
 // turns it into something that is (readInConfig), or `edge check` refuses it
 // with an error that names the feature it needs (notBuilt).
+//
+// A read is not yet proof of a right effect; the behaviour tests of each
+// feature give that. This test catches the key nobody reads at all. Run it
+// with EDGE_AUDIT=1 and -v to list every place that reads each field.
 func TestEveryKeyHasAnEffect(t *testing.T) {
 	if testing.Short() {
 		t.Skip("type-checks the whole module")
