@@ -69,3 +69,56 @@ func (d *decoder) checkSourceEffects(src *Source, sp []string, sl string) {
 		d.errorf(sub(sp, "idle_timeout"), "%s: idle_timeout has no effect with a dvr: streams that record are pulled all the time", sl)
 	}
 }
+
+// checkPluginEffects refuses a [plugins] executable for a kind of plugin
+// that no node of the file runs: the operator would believe it serves, and
+// it would never start. ("builtin", the default, is always accepted.)
+func (d *decoder) checkPluginEffects(t *Topology) {
+	var udp, m4f, store, balancer bool
+	streams := func(ss []*Stream) {
+		for _, s := range ss {
+			for _, raw := range s.Inputs {
+				switch {
+				case strings.HasPrefix(raw, SchemeUDP+"://"), strings.HasPrefix(raw, SchemeFile+"://"):
+					udp = true
+				case strings.HasPrefix(raw, SchemeM4F+"://"):
+					m4f = true
+				}
+			}
+			store = store || s.DVR != nil
+		}
+	}
+	if t.Cluster != nil {
+		streams(t.Cluster.Streams)
+		balancer = len(t.Cluster.Streams) > 0
+	}
+	for _, n := range t.Nodes {
+		streams(n.Streams)
+		if n.ConfigExternal != nil {
+			udp, m4f, store = true, true, true
+		}
+		for _, src := range n.Sources {
+			m4f = true
+			store = store || src.DVR != nil
+		}
+		if t.Cluster.IsPeer(n.Name) {
+			balancer = balancer || n.ViewerLimit > 0
+			for _, s := range n.Streams {
+				balancer = balancer || s.ClusterIngest != nil
+			}
+		}
+	}
+	for _, p := range []struct {
+		key, v, uses string
+		used         bool
+	}{
+		{"udp", t.Plugins.UDP, "captures a udp:// or file:// input or has config_external", udp},
+		{"m4f", t.Plugins.M4F, "pulls over M4F (an m4f:// input or a [[node.source]]) or has config_external", m4f},
+		{"dvrstore", t.Plugins.DVRStore, "records (a dvr) or has config_external", store},
+		{"balancer", t.Plugins.Balancer, "is a [cluster] peer with cluster_ingest streams or a viewer_limit", balancer},
+	} {
+		if !p.used && p.v != "" && p.v != Builtin && !d.bad[joinPath([]string{"plugins", p.key})] {
+			d.errorf([]string{"plugins", p.key}, "plugins.%s: no node of the file %s, so %q would never run", p.key, p.uses, p.v)
+		}
+	}
+}

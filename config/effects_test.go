@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -201,4 +203,44 @@ func keyTOML(path string) (string, bool) {
 		return rel + " = " + v + "\n" + b.String(), true
 	}
 	return b.String() + rel + " = " + v + "\n", true
+}
+
+// TestPluginWithoutUseRefused checks that a [plugins] executable for a kind
+// that no node runs is refused, and accepted where a node runs it.
+func TestPluginWithoutUseRefused(t *testing.T) {
+	exe := filepath.Join(t.TempDir(), "plugin")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	node := "\n[[node]]\nname = \"a\"\nlisten = \"127.0.0.1:8080\"\n"
+	udpStream := "  [[node.stream]]\n  name = \"s\"\n  inputs = [\"udp://:1234\"]\n"
+	for _, tc := range []struct {
+		name, src, want string // want: "" for valid
+	}{
+		{"udp used", "[plugins]\nudp = \"EXE\"\n" + node + udpStream, ""},
+		{"udp unused", "[plugins]\nudp = \"EXE\"\n" + node + "  [[node.source]]\n  url = \"m4f://10.0.0.1:80\"\n",
+			`t.toml:2: plugins.udp: no node of the file captures a udp:// or file:// input or has config_external, so "EXE" would never run`},
+		{"m4f used by a source", "[plugins]\nm4f = \"EXE\"\n" + node + "  [[node.source]]\n  url = \"m4f://10.0.0.1:80\"\n", ""},
+		{"m4f unused", "[plugins]\nm4f = \"EXE\"\n" + node + udpStream,
+			`t.toml:2: plugins.m4f: no node of the file pulls over M4F (an m4f:// input or a [[node.source]]) or has config_external, so "EXE" would never run`},
+		{"dvrstore used", "[plugins]\ndvrstore = \"EXE\"\n" + node + udpStream + "  dvr = { root = \"/d\" }\n", ""},
+		{"dvrstore unused", "[plugins]\ndvrstore = \"EXE\"\n" + node + udpStream,
+			`t.toml:2: plugins.dvrstore: no node of the file records (a dvr) or has config_external, so "EXE" would never run`},
+		{"dvrstore with config_external", "[plugins]\ndvrstore = \"EXE\"\n" + node + "config_external = { url = \"http://127.0.0.1:9000/\" }\n", ""},
+		{"balancer used by viewer_limit", "cluster_key = \"k\"\n[cluster]\npeers = [\"a\"]\n[plugins]\nbalancer = \"EXE\"\n" + node + "viewer_limit = 10\n", ""},
+		{"balancer without cluster", "[plugins]\nbalancer = \"EXE\"\n" + node + udpStream,
+			`t.toml:2: plugins.balancer: no node of the file is a [cluster] peer with cluster_ingest streams or a viewer_limit, so "EXE" would never run`},
+		{"builtin always", "[plugins]\nbalancer = \"builtin\"\nm4f = \"builtin\"\n" + node + udpStream, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("t.toml", []byte(strings.ReplaceAll(tc.src, "EXE", exe)))
+			var want []string
+			if tc.want != "" {
+				want = []string{strings.ReplaceAll(tc.want, "EXE", exe)}
+			}
+			if got := errorLines(err); !reflect.DeepEqual(got, want) {
+				t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
 }

@@ -524,7 +524,8 @@ func TestPluginExecutable(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "t.toml")
-	if err := os.WriteFile(path, []byte("[plugins]\ndvrstore = \"store\"\n"+okNode), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("[plugins]\ndvrstore = \"store\"\n"+okNode+
+		"  [[node.stream]]\n  name = \"s\"\n  inputs = [\"udp://:1234\"]\n  dvr = { root = \"d\" }\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	top, err := Load(path)

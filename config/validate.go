@@ -167,6 +167,7 @@ func (d *decoder) validate(t *Topology) {
 	}
 	d.validateCluster(t)
 	d.validatePlugins(t)
+	d.checkPluginEffects(t)
 
 	type listener struct {
 		addr, node string
@@ -331,7 +332,7 @@ func (d *decoder) validatePlugins(t *Topology) {
 	} {
 		if p.v == "" || p.v == Builtin {
 			if p.v == "" && definedZero(d, []string{"plugins", p.key}) {
-				d.errorf([]string{"plugins", p.key}, "plugins.%s: empty; want \"builtin\" or the path of an executable", p.key)
+				d.failf([]string{"plugins", p.key}, "plugins.%s: empty; want \"builtin\" or the path of an executable", p.key)
 			}
 			continue
 		}
@@ -339,9 +340,9 @@ func (d *decoder) validatePlugins(t *Topology) {
 		fi, err := os.Stat(path)
 		switch {
 		case err != nil:
-			d.errorf([]string{"plugins", p.key}, "plugins.%s: %q is neither \"builtin\" nor an existing executable", p.key, p.v)
+			d.failf([]string{"plugins", p.key}, "plugins.%s: %q is neither \"builtin\" nor an existing executable", p.key, p.v)
 		case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
-			d.errorf([]string{"plugins", p.key}, "plugins.%s: %q is not an executable file", p.key, p.v)
+			d.failf([]string{"plugins", p.key}, "plugins.%s: %q is not an executable file", p.key, p.v)
 		}
 	}
 }
