@@ -35,7 +35,7 @@ func TestParseURL(t *testing.T) {
 		{"m4f://h:80/cam?iface=eth0", Source{}, `unknown parameter "iface"`},
 		{"m4f://h:80/cam?key=hunter2-secret", Source{}, "key= must be removed"},
 		{"m4f://h:80/cam?a=%zz", Source{}, "malformed query"},
-		{"m4f:h:80/cam", Source{}, "not a URL"},
+		{"m4f:h:80/cam", Source{}, "scheme must be m4f://"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.raw, func(t *testing.T) {
