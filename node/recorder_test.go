@@ -127,8 +127,12 @@ func (r *recorderRig) stored(t *testing.T) []int64 {
 	return out
 }
 
-func (r *recorderRig) counter(c *prometheus.CounterVec) float64 { return testutil.ToFloat64(c.WithLabelValues("cam")) }
-func (r *recorderRig) gauge(g *prometheus.GaugeVec) float64     { return testutil.ToFloat64(g.WithLabelValues("cam")) }
+func (r *recorderRig) counter(c *prometheus.CounterVec) float64 {
+	return testutil.ToFloat64(c.WithLabelValues("cam"))
+}
+func (r *recorderRig) gauge(g *prometheus.GaugeVec) float64 {
+	return testutil.ToFloat64(g.WithLabelValues("cam"))
+}
 
 // waitFor polls cond until it holds or 10 s pass.
 func waitUntil(t *testing.T, what string, cond func() bool) {
@@ -277,7 +281,7 @@ func TestRecorderDiskFullOverflow(t *testing.T) {
 		t.Errorf("disk_full + write_stalled = %v after space returned, want 0", got)
 	}
 	for msg, want := range map[string]int{
-		"archive disk full, recording paused until space is freed":                                 1,
+		"archive disk full, recording paused until space is freed":                                  1,
 		"archive write queue full, dropping the oldest waiting segments until the store catches up": 1,
 		"archive writes resumed": 1,
 	} {
