@@ -296,3 +296,77 @@ func TestRecorderDiskFullOverflow(t *testing.T) {
 		t.Errorf("refused = %v: a full disk is not a refusal", got)
 	}
 }
+
+// initCheckStore is a store that checks inits: it refuses for good a
+// segment whose init it does not have, and forget makes it lose them (as
+// a store whose plugin restarted on an empty cache would).
+type initCheckStore struct {
+	sdk.Store
+	mu     sync.Mutex
+	inits  map[string]bool
+	lost   bool // forget also refuses every later WriteInit
+	refuse int  // refusals answered
+}
+
+func (s *initCheckStore) WriteInit(ctx context.Context, stream string, init media.Init) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lost {
+		return fmt.Errorf("init %s: cannot store: %w", init.Hash, sdk.ErrRefused)
+	}
+	s.inits[init.Hash] = true
+	return s.Store.WriteInit(ctx, stream, init)
+}
+
+func (s *initCheckStore) WriteSegment(ctx context.Context, stream string, seg media.Segment) (sdk.SegmentInfo, error) {
+	s.mu.Lock()
+	known := s.inits[seg.InitHash]
+	if !known {
+		s.refuse++
+	}
+	s.mu.Unlock()
+	if !known {
+		return sdk.SegmentInfo{}, fmt.Errorf("segment %d: unknown init %s: %w", seg.Start, seg.InitHash, sdk.ErrRefused)
+	}
+	return s.Store.WriteSegment(ctx, stream, seg)
+}
+
+func (s *initCheckStore) forget(lost bool) {
+	s.mu.Lock()
+	s.inits, s.lost = map[string]bool{}, lost
+	s.mu.Unlock()
+}
+
+// TestRecorderWritesInitBeforeDropping: a store refuses a segment for an
+// unknown init because it lost the init the recorder wrote earlier. The
+// recorder writes the init again and stores the segment; only when the
+// init itself is refused is the segment dropped.
+func TestRecorderWritesInitBeforeDropping(t *testing.T) {
+	rig := newRecorderRig(t, time.Hour, time.Hour)
+	checker := &initCheckStore{Store: rig.store.Store, inits: map[string]bool{}}
+	rig.store.Store = checker
+	const base = int64(1_780_000_000_000)
+	rig.rec.enqueue(t.Context(), rig.init, segment(base, 2000, rig.init))
+	waitUntil(t, "the first segment", func() bool { return slices.Equal(rig.stored(t), []int64{base}) })
+
+	checker.forget(false)
+	rig.rec.enqueue(t.Context(), rig.init, segment(base+2000, 2000, rig.init))
+	waitUntil(t, "the segment after the store lost its init", func() bool {
+		return slices.Equal(rig.stored(t), []int64{base, base + 2000})
+	})
+	checker.mu.Lock()
+	refusals := checker.refuse
+	checker.mu.Unlock()
+	if got := rig.counter(rig.m.RecordRefused); got != 0 || refusals != 1 {
+		t.Fatalf("refused counter %v after %d refusals; want the init written again and nothing dropped", got, refusals)
+	}
+
+	checker.forget(true)
+	rig.rec.enqueue(t.Context(), rig.init, segment(base+4000, 2000, rig.init))
+	waitUntil(t, "the segment whose init is refused to be dropped", func() bool { return rig.counter(rig.m.RecordRefused) == 1 })
+	checker.forget(false)
+	rig.rec.enqueue(t.Context(), rig.init, segment(base+6000, 2000, rig.init))
+	waitUntil(t, "recording to go on", func() bool {
+		return slices.Equal(rig.stored(t), []int64{base, base + 2000, base + 6000})
+	})
+}
