@@ -15,10 +15,16 @@ type Metrics struct {
 	BytesWritten    *prometheus.CounterVec
 	RecordErrors    *prometheus.CounterVec
 	RecordDropped   *prometheus.CounterVec
-	CaptureErrors   *prometheus.CounterVec
-	InputSwitches   *prometheus.CounterVec
-	IngestErrors    *prometheus.CounterVec
-	PluginRestarts  *prometheus.CounterVec
+	// RecordRefused counts segments the store refused for good (dropped).
+	RecordRefused *prometheus.CounterVec
+	// RecordStalled is 1 while a stream's archive writes fail and are
+	// retried; DiskFull is 1 while the reason is a full archive disk.
+	RecordStalled  *prometheus.GaugeVec
+	DiskFull       *prometheus.GaugeVec
+	CaptureErrors  *prometheus.CounterVec
+	InputSwitches  *prometheus.CounterVec
+	IngestErrors   *prometheus.CounterVec
+	PluginRestarts *prometheus.CounterVec
 	// Cluster ingest: streams started here, handed over to another peer,
 	// and placements that failed (the last one was kept).
 	ClusterStarts        *prometheus.CounterVec
@@ -40,8 +46,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SegmentsIn:      counter("ingest", "segments_total", "Segments accepted from the active input.", "stream"),
 		SegmentsWritten: counter("dvr", "segments_written_total", "Segments written to the archive.", "stream"),
 		BytesWritten:    counter("dvr", "bytes_written_total", "Segment bytes written to the archive.", "stream"),
-		RecordErrors:    counter("dvr", "write_errors_total", "Failed archive writes (retried).", "stream"),
+		RecordErrors:    counter("dvr", "write_errors_total", "Failed archive write attempts (temporary ones are retried, refused ones dropped).", "stream"),
 		RecordDropped:   counter("dvr", "dropped_segments_total", "Segments dropped because the archive write queue overflowed.", "stream"),
+		RecordRefused:   counter("dvr", "refused_segments_total", "Segments the archive store refused for good, dropped.", "stream"),
+		RecordStalled:   gauge(reg, "dvr", "write_stalled", "1 while archive writes fail and are retried, else 0.", "stream"),
+		DiskFull:        gauge(reg, "dvr", "disk_full", "1 while archive writes wait for space on a full disk, else 0.", "stream"),
 		CaptureErrors:   counter("ingest", "capture_errors_total", "Capture calls that failed and were retried.", "stream"),
 		InputSwitches:   counter("ingest", "input_switches_total", "Switches of the active input.", "stream"),
 		IngestErrors:    counter("ingest", "errors_total", "Bad input seen by the ingest plugins, by kind.", "stream", "kind"),
@@ -52,6 +61,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ClusterPlaceFailures: placeFailures(reg),
 		seen:                 make(map[string]media.Stats),
 	}
+}
+
+func gauge(reg prometheus.Registerer, sub, name, help string, labels ...string) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "edge", Subsystem: sub, Name: name, Help: help}, labels)
+	reg.MustRegister(g)
+	return g
 }
 
 func placeFailures(reg prometheus.Registerer) prometheus.Counter {

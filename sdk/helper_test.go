@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/hashicorp/go-plugin"
@@ -158,6 +159,9 @@ func newMapStore() *mapStore {
 
 var _ Store = (*mapStore)(nil)
 
+// noSpaceStart is the segment start at which mapStore answers ENOSPC.
+const noSpaceStart = 999_000
+
 func (s *mapStore) check(ctx context.Context, stream string) error {
 	if _, ok := ctx.Deadline(); !ok {
 		return errors.New("call without a deadline")
@@ -194,9 +198,15 @@ func (s *mapStore) WriteSegment(ctx context.Context, stream string, seg media.Se
 	if err := s.check(ctx, stream); err != nil {
 		return SegmentInfo{}, err
 	}
+	switch {
+	case seg.Duration <= 0:
+		return SegmentInfo{}, fmt.Errorf("write segment %s at %d: duration %d: %w", stream, seg.Start, seg.Duration, ErrRefused)
+	case seg.Start == noSpaceStart: // a full disk, as the OS reports it
+		return SegmentInfo{}, fmt.Errorf("write segment %s at %d: %w", stream, seg.Start, syscall.ENOSPC)
+	}
 	segs := s.segs[stream]
 	if n := len(segs); n > 0 && seg.Start < segs[n-1].End() {
-		return SegmentInfo{}, fmt.Errorf("write segment %s at %d: before the end of the last one", stream, seg.Start)
+		return SegmentInfo{}, fmt.Errorf("write segment %s at %d: before the end of the last one: %w", stream, seg.Start, ErrRefused)
 	}
 	s.segs[stream] = append(segs, seg)
 	return s.info(stream, seg), nil

@@ -13,7 +13,7 @@ import (
 // a minor release adds optional interfaces and helpers, and plugins built
 // against an older minor release keep working with a newer host. Only a
 // new ProtocolVersion breaks them.
-const Version = "1.2.0"
+const Version = "1.3.0"
 
 // ProtocolVersion is the plugin protocol version. A host and a plugin with
 // different versions refuse each other at the handshake.
@@ -116,6 +116,7 @@ type Store interface {
 	// index and starts retention.
 	OpenStream(ctx context.Context, cfg StreamConfig) error
 	// WriteInit stores an init segment; storing one that exists is a no-op.
+	// Errors are classed as WriteSegment's.
 	WriteInit(ctx context.Context, stream string, init media.Init) error
 	// WriteSegment stores a media segment atomically: after a crash it is
 	// either wholly visible or not at all. It must overlap no stored segment
@@ -124,6 +125,12 @@ type Store interface {
 	// fill holes refuses a segment that starts before the end of the newest
 	// one with an error (replication then stalls with that error, recording
 	// works).
+	//
+	// A write that can never succeed (a bad duration, an overlap, an
+	// unknown init) returns an error wrapping ErrRefused: the host drops
+	// the segment and counts it. A full disk returns one wrapping
+	// ErrNoSpace (or syscall.ENOSPC). Any other error is temporary: the
+	// host retries the same segment with a backoff.
 	WriteSegment(ctx context.Context, stream string, seg media.Segment) (SegmentInfo, error)
 	// Ranges returns the recorded stretches that overlap [from, to), clipped
 	// to whole segments, in order. Segments that touch (within a small

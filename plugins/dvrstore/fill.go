@@ -41,7 +41,7 @@ func (st *stream) fillHole(seg media.Segment, tmp string, now time.Time) (info s
 		}
 	}()
 	if d := st.cfg.Depth.Milliseconds(); d > 0 && seg.Start+seg.Duration <= now.UnixMilli()-d {
-		return sdk.SegmentInfo{}, fmt.Errorf("ends before the archive's depth (%v)", st.cfg.Depth)
+		return sdk.SegmentInfo{}, fmt.Errorf("ends before the archive's depth (%v): %w", st.cfg.Depth, sdk.ErrRefused)
 	}
 	e := segEntry{start: seg.Start, dur: seg.Duration, size: int64(len(seg.Data)), hash: seg.InitHash, sum: crc32.Checksum(seg.Data, castagnoli)}
 	key := hourOf(seg.Start)
@@ -79,7 +79,7 @@ func (st *stream) fillHole(seg media.Segment, tmp string, now time.Time) (info s
 func (st *stream) checkFree(e segEntry) error {
 	for _, p := range st.pending {
 		if p.start < e.end() && p.end() > e.start {
-			return fmt.Errorf("overlaps the segment %d (%d ms) being stored", p.start, p.dur)
+			return fmt.Errorf("overlaps the segment %d (%d ms) being stored", p.start, p.dur) // not refused: that write may yet fail
 		}
 	}
 	st.mu.RLock()
@@ -92,7 +92,7 @@ func (st *stream) checkFree(e segEntry) error {
 		}
 		for _, x := range segs {
 			if x.start < e.end() && x.end() > e.start {
-				return fmt.Errorf("overlaps the stored segment %d (%d ms)", x.start, x.dur)
+				return fmt.Errorf("overlaps the stored segment %d (%d ms): %w", x.start, x.dur, sdk.ErrRefused)
 			}
 		}
 	}
@@ -157,7 +157,7 @@ func (st *stream) indexFilled(key int64, e segEntry, path string) (sdk.SegmentIn
 func (st *stream) appendIndexAt(key int64, e segEntry) (int64, error) {
 	line := appendIndexLine(make([]byte, 0, 64), e)
 	if st.idx != nil && st.idxHour == key {
-		if _, err := st.idx.Write(line); err != nil {
+		if err := appendLine(st.idx, line); err != nil {
 			st.closeIndex()
 			return 0, fmt.Errorf("append index: %w", err)
 		}
@@ -167,12 +167,12 @@ func (st *stream) appendIndexAt(key int64, e segEntry) (int64, error) {
 		}
 		return fi.Size(), nil
 	}
-	f, err := os.OpenFile(filepath.Join(hourDir(st.dir, key), indexName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := st.openIndex(filepath.Join(hourDir(st.dir, key), indexName))
 	if err != nil {
 		return 0, fmt.Errorf("append index: %w", err)
 	}
 	defer f.Close()
-	if _, err := f.Write(line); err != nil {
+	if err := appendLine(f, line); err != nil {
 		return 0, fmt.Errorf("append index: %w", err)
 	}
 	fi, err := f.Stat()

@@ -180,24 +180,29 @@ func TestWriteRejects(t *testing.T) {
 		stream string
 		seg    media.Segment
 		want   string
+		// refused for good (sdk.IsPermanent), not a temporary failure
+		refused bool
 	}{
-		{"start before last end", "cam1", media.Segment{Start: t0 + 2999, Duration: 3000, InitHash: h, Data: []byte{1}}, "overlaps the stored segment"},
-		{"same start", "cam1", media.Segment{Start: t0, Duration: 3000, InitHash: h, Data: []byte{1}}, "overlaps the stored segment"},
-		{"earlier, overlapping", "cam1", media.Segment{Start: t0 - 1000, Duration: 3000, InitHash: h, Data: []byte{1}}, "overlaps the stored segment"},
-		{"zero duration", "cam1", media.Segment{Start: t0 + 9000, Duration: 0, InitHash: h, Data: []byte{1}}, "duration"},
-		{"over an hour", "cam1", media.Segment{Start: t0 + 9000, Duration: hourMs + 1, InitHash: h, Data: []byte{1}}, "duration"},
-		{"negative start", "cam1", media.Segment{Start: -5, Duration: 1, InitHash: h, Data: []byte{1}}, "start out of range"},
-		{"hash with slash", "cam1", media.Segment{Start: t0 + 9000, Duration: 3000, InitHash: "../../x", Data: []byte{1}}, "init hash"},
-		{"uppercase hash", "cam1", media.Segment{Start: t0 + 9000, Duration: 3000, InitHash: "ABCDEF", Data: []byte{1}}, "init hash"},
-		{"no data", "cam1", media.Segment{Start: t0 + 9000, Duration: 3000, InitHash: h}, "no data"},
-		{"stream not open", "cam2", media.Segment{Start: t0 + 9000, Duration: 3000, InitHash: h, Data: []byte{1}}, "not open"},
-		{"traversal name", "../cam1", media.Segment{Start: t0 + 9000, Duration: 3000, InitHash: h, Data: []byte{1}}, "stream name"},
+		{"start before last end", "cam1", media.Segment{Start: t0 + 2999, Duration: 3000, InitHash: h, Data: []byte{1}}, "overlaps the stored segment", true},
+		{"same start", "cam1", media.Segment{Start: t0, Duration: 3000, InitHash: h, Data: []byte{1}}, "overlaps the stored segment", true},
+		{"earlier, overlapping", "cam1", media.Segment{Start: t0 - 1000, Duration: 3000, InitHash: h, Data: []byte{1}}, "overlaps the stored segment", true},
+		{"zero duration", "cam1", media.Segment{Start: t0 + 9000, Duration: 0, InitHash: h, Data: []byte{1}}, "duration", true},
+		{"over an hour", "cam1", media.Segment{Start: t0 + 9000, Duration: hourMs + 1, InitHash: h, Data: []byte{1}}, "duration", true},
+		{"negative start", "cam1", media.Segment{Start: -5, Duration: 1, InitHash: h, Data: []byte{1}}, "start out of range", true},
+		{"hash with slash", "cam1", media.Segment{Start: t0 + 9000, Duration: 3000, InitHash: "../../x", Data: []byte{1}}, "init hash", true},
+		{"uppercase hash", "cam1", media.Segment{Start: t0 + 9000, Duration: 3000, InitHash: "ABCDEF", Data: []byte{1}}, "init hash", true},
+		{"no data", "cam1", media.Segment{Start: t0 + 9000, Duration: 3000, InitHash: h}, "no data", true},
+		{"stream not open", "cam2", media.Segment{Start: t0 + 9000, Duration: 3000, InitHash: h, Data: []byte{1}}, "not open", false},
+		{"traversal name", "../cam1", media.Segment{Start: t0 + 9000, Duration: 3000, InitHash: h, Data: []byte{1}}, "stream name", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s.WriteSegment(ctx, tc.stream, tc.seg)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error with %q", err, tc.want)
+			}
+			if sdk.IsPermanent(err) != tc.refused {
+				t.Fatalf("IsPermanent(%v) = %v, want %v", err, sdk.IsPermanent(err), tc.refused)
 			}
 		})
 	}

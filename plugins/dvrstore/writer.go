@@ -1,6 +1,7 @@
 package dvrstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,22 +28,26 @@ type initMeta struct {
 // before the stream's write lock is taken, so concurrent writers (a
 // replication job storing several segments) share the disk's flushes.
 func (st *stream) writeSegment(seg media.Segment, now time.Time) (sdk.SegmentInfo, error) {
-	fail := func(format string, args ...any) (sdk.SegmentInfo, error) {
-		return sdk.SegmentInfo{}, fmt.Errorf("dvrstore: write segment %d of stream %q: "+format, append([]any{seg.Start, st.name}, args...)...)
+	fail := func(err error) (sdk.SegmentInfo, error) {
+		return sdk.SegmentInfo{}, fmt.Errorf("dvrstore: write segment %d of stream %q: %w", seg.Start, st.name, err)
+	}
+	// refuse fails for good: the same segment can never be stored.
+	refuse := func(format string, args ...any) (sdk.SegmentInfo, error) {
+		return fail(fmt.Errorf(format+": %w", append(args, sdk.ErrRefused)...))
 	}
 	switch {
 	case seg.Start < 0 || seg.Start > maxStart:
-		return fail("start out of range")
+		return refuse("start out of range")
 	case seg.Duration < 1 || seg.Duration > maxSegmentDuration:
-		return fail("duration %d ms is not between 1 ms and 1 h", seg.Duration)
+		return refuse("duration %d ms is not between 1 ms and 1 h", seg.Duration)
 	case !validHash(seg.InitHash):
-		return fail("init hash %q is not 1 to 64 lowercase hex digits", seg.InitHash)
+		return refuse("init hash %q is not 1 to 64 lowercase hex digits", seg.InitHash)
 	case len(seg.Data) == 0:
-		return fail("no data")
+		return refuse("no data")
 	}
 	tmp, err := writeTemp(st.tmpDir, seg.Data, !st.noSync)
 	if err != nil {
-		return fail("%v", err)
+		return fail(err)
 	}
 	placed := false // commitTemp renames or removes tmp
 	defer func() {
@@ -53,7 +58,7 @@ func (st *stream) writeSegment(seg media.Segment, now time.Time) (sdk.SegmentInf
 	st.writeMu.Lock()
 	if st.closed {
 		st.writeMu.Unlock()
-		return fail("stream is closed")
+		return fail(errors.New("stream is closed"))
 	}
 	// Only the writer changes lastEnd, and it holds writeMu.
 	if st.hasLast && seg.Start < st.lastEnd {
@@ -62,14 +67,15 @@ func (st *stream) writeSegment(seg media.Segment, now time.Time) (sdk.SegmentInf
 		placed = true
 		info, err := st.fillHole(seg, tmp, now)
 		if err != nil {
-			return fail("%v", err)
+			return fail(err)
 		}
 		return info, nil
 	}
 	defer st.writeMu.Unlock()
 	for _, p := range st.pending {
 		if p.start < seg.Start+seg.Duration && p.end() > seg.Start {
-			return fail("overlaps the segment %d (%d ms) being stored", p.start, p.dur)
+			// Not refused: that write may yet fail.
+			return fail(fmt.Errorf("overlaps the segment %d (%d ms) being stored", p.start, p.dur))
 		}
 	}
 	key := hourOf(seg.Start)
@@ -81,25 +87,27 @@ func (st *stream) writeSegment(seg media.Segment, now time.Time) (sdk.SegmentInf
 	st.mu.RUnlock()
 	if last != nil && last.key == key {
 		if err := st.pin(last); err != nil {
-			return fail("%v", err)
+			return fail(err)
 		}
 	}
 
 	dir, err := st.makeHourDir(key)
 	if err != nil {
-		return fail("%v", err)
+		return fail(err)
 	}
 	path := filepath.Join(dir, segmentName(seg.Start, seg.Duration, seg.InitHash))
 	placed = true
 	if err := commitTemp(tmp, path, !st.noSync); err != nil {
-		return fail("%v", err)
+		// Renamed but not synced: not indexed, so not kept either.
+		os.Remove(path)
+		return fail(err)
 	}
 	e := segEntry{start: seg.Start, dur: seg.Duration, size: int64(len(seg.Data)), hash: seg.InitHash, sum: crc32.Checksum(seg.Data, castagnoli)}
 	lineLen, err := st.appendIndex(key, e)
 	if err != nil {
 		// Undo: a file the index does not know would come back at the next open.
 		os.Remove(path)
-		return fail("append index: %v", err)
+		return fail(fmt.Errorf("append index: %w", err))
 	}
 
 	var prev *hourState
@@ -134,7 +142,8 @@ func (st *stream) writeSegment(seg media.Segment, now time.Time) (sdk.SegmentInf
 
 // appendIndex appends e's line to the index of its hour and returns the
 // line's length. The index of the previous hour is synced when the writer
-// moves on, so only the newest hours can miss lines after a power cut.
+// moves on, so only the newest hours can miss lines after a power cut. A
+// failed append (a full disk) leaves the index as it was.
 func (st *stream) appendIndex(key int64, e segEntry) (int, error) {
 	if st.idx == nil || st.idxHour != key {
 		if st.idx != nil {
@@ -142,19 +151,73 @@ func (st *stream) appendIndex(key int64, e segEntry) (int, error) {
 			st.idx.Close()
 			st.idx = nil
 		}
-		f, err := os.OpenFile(filepath.Join(hourDir(st.dir, key), indexName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		f, err := st.openIndex(filepath.Join(hourDir(st.dir, key), indexName))
 		if err != nil {
 			return 0, err
 		}
 		st.idx, st.idxHour = f, key
 	}
 	line := appendIndexLine(make([]byte, 0, 64), e)
-	if _, err := st.idx.Write(line); err != nil {
-		st.idx.Close()
-		st.idx = nil
+	if err := appendLine(st.idx, line); err != nil {
+		st.closeIndex()
 		return 0, err
 	}
 	return len(line), nil
+}
+
+// openIndex opens an hour's index for appending. An index whose last line
+// has no newline (a torn append that could not be cut back) is first cut
+// to its last whole line, so the next line does not join it.
+func (st *stream) openIndex(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if size := fi.Size(); size > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, size-1); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("read index %s: %w", path, err)
+		}
+		if last[0] != '\n' {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("read index %s: %w", path, err)
+			}
+			whole := int64(bytes.LastIndexByte(data, '\n') + 1)
+			if err := f.Truncate(whole); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("cut torn line of index %s: %w", path, err)
+			}
+			st.log.Warn("dvrstore: cut a torn index line", "stream", st.name, "index", path, "bytes", size-whole)
+		}
+	}
+	return f, nil
+}
+
+// appendLine appends line to the index f, all or nothing: after a failed
+// or short write (a full disk) f is cut back to its size before.
+func appendLine(f *os.File, line []byte) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	n, err := f.Write(line)
+	if err == nil {
+		return nil
+	}
+	if n > 0 {
+		if terr := f.Truncate(fi.Size()); terr != nil {
+			return errors.Join(err, fmt.Errorf("cut torn index line: %w", terr))
+		}
+	}
+	return err
 }
 
 // closeIndex closes the open index, if any (writer or cleaner, under writeMu).
@@ -195,13 +258,13 @@ func (st *stream) makeHourDir(key int64) (string, error) {
 // its hash; an init that is already there is left alone.
 func (st *stream) writeInit(init media.Init) error {
 	if !validHash(init.Hash) {
-		return fmt.Errorf("dvrstore: write init of stream %q: hash %q is not 1 to 64 lowercase hex digits", st.name, init.Hash)
+		return fmt.Errorf("dvrstore: write init of stream %q: hash %q is not 1 to 64 lowercase hex digits: %w", st.name, init.Hash, sdk.ErrRefused)
 	}
 	if len(init.Data) == 0 {
-		return fmt.Errorf("dvrstore: write init %s of stream %q: no data", init.Hash, st.name)
+		return fmt.Errorf("dvrstore: write init %s of stream %q: no data: %w", init.Hash, st.name, sdk.ErrRefused)
 	}
 	if h := media.InitHash(init.Data); h != init.Hash {
-		return fmt.Errorf("dvrstore: write init %s of stream %q: data hashes to %s", init.Hash, st.name, h)
+		return fmt.Errorf("dvrstore: write init %s of stream %q: data hashes to %s: %w", init.Hash, st.name, h, sdk.ErrRefused)
 	}
 	path := filepath.Join(st.dir, initDirName, init.Hash+initExt)
 	if _, err := os.Stat(path); err == nil {

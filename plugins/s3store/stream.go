@@ -230,7 +230,7 @@ func (st *stream) flushSummary(ctx context.Context) error {
 
 func (st *stream) writeInit(ctx context.Context, init media.Init) error {
 	if init.Hash != media.InitHash(init.Data) {
-		return fmt.Errorf("s3store: write init: hash %q does not match its data", init.Hash)
+		return fmt.Errorf("s3store: write init: hash %q does not match its data: %w", init.Hash, sdk.ErrRefused)
 	}
 	if err := checkSize("init", len(init.Data)); err != nil {
 		return err
@@ -250,7 +250,7 @@ func checkSize(what string, n int) error {
 		return fmt.Errorf("s3store: %s of %d bytes: %w", what, n, sdk.ErrTooLarge)
 	}
 	if n == 0 {
-		return fmt.Errorf("s3store: empty %s", what)
+		return fmt.Errorf("s3store: empty %s: %w", what, sdk.ErrRefused)
 	}
 	return nil
 }
@@ -270,7 +270,7 @@ func (st *stream) writeSegment(ctx context.Context, seg media.Segment) (sdk.Segm
 		return sdk.SegmentInfo{}, err
 	}
 	if seg.Duration <= 0 || seg.Duration > hourMs || seg.Start < 0 || !isHex(seg.InitHash, 16) {
-		return sdk.SegmentInfo{}, fmt.Errorf("s3store: write segment: bad start %d, duration %d or init %q", seg.Start, seg.Duration, seg.InitHash)
+		return sdk.SegmentInfo{}, fmt.Errorf("s3store: write segment: bad start %d, duration %d or init %q: %w", seg.Start, seg.Duration, seg.InitHash, sdk.ErrRefused)
 	}
 	st.writeMu.Lock()
 	defer st.writeMu.Unlock()
@@ -278,7 +278,7 @@ func (st *stream) writeSegment(ctx context.Context, seg media.Segment) (sdk.Segm
 	last := st.lastEnd()
 	st.mu.RUnlock()
 	if seg.Start < last {
-		return sdk.SegmentInfo{}, fmt.Errorf("s3store: write segment at %d: before the end %d of the last segment", seg.Start, last)
+		return sdk.SegmentInfo{}, fmt.Errorf("s3store: write segment at %d: before the end %d of the last segment: %w", seg.Start, last, sdk.ErrRefused)
 	}
 	e := entry{start: seg.Start, dur: seg.Duration, size: int64(len(seg.Data)), init: seg.InitHash, sum: media.Checksum(seg.Data)}
 	if err := st.put(ctx, st.key(segmentKey(e)), seg.Data, "video/iso.segment"); err != nil {

@@ -114,3 +114,25 @@ func TestDeleteSegmentsByStore(t *testing.T) {
 		t.Fatalf("DeleteSegments in S3: %v, want ErrUnsupported", err)
 	}
 }
+
+// TestErrorClassesPassThrough: the router hands the disk store's refusal
+// on unchanged, so the host still sees it as permanent.
+func TestErrorClassesPassThrough(t *testing.T) {
+	m := New(dvrstore.New(nil), s3store.New(nil))
+	t.Cleanup(func() { m.Close() })
+	ctx := context.Background()
+	if err := m.OpenStream(ctx, sdk.StreamConfig{Stream: "cam", Root: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	h := media.InitHash([]byte("init"))
+	if _, err := m.WriteSegment(ctx, "cam", media.Segment{Start: 1710046800000, Duration: 2000, InitHash: h, Data: []byte("a")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := m.WriteSegment(ctx, "cam", media.Segment{Start: 1710046801000, Duration: 2000, InitHash: h, Data: []byte("b")})
+	if !errors.Is(err, sdk.ErrRefused) || !sdk.IsPermanent(err) {
+		t.Fatalf("overlapping write through the router: %v, want sdk.ErrRefused", err)
+	}
+	if _, err := m.WriteSegment(ctx, "other", media.Segment{Start: 1710046800000, Duration: 2000, InitHash: h, Data: []byte("a")}); sdk.IsPermanent(err) || !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("write to a stream not open: %v, want a temporary ErrNotFound", err)
+	}
+}

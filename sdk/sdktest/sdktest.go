@@ -232,11 +232,28 @@ func RunStore(t *testing.T, h StoreHarness) {
 		f := setup(t)
 		f.write(t, base+4000, 2000)
 		_, err := f.st.WriteSegment(ctx(t), f.stream, media.Segment{Start: base + 3000, Duration: 2000, InitHash: f.init.Hash, Data: Data(base + 3000)})
-		if err == nil || errors.Is(err, sdk.ErrNotFound) {
-			t.Fatalf("WriteSegment overlapping the last segment: %v, want an error other than ErrNotFound", err)
+		if err == nil || errors.Is(err, sdk.ErrNotFound) || !sdk.IsPermanent(err) {
+			t.Fatalf("WriteSegment overlapping the last segment: %v, want an error wrapping sdk.ErrRefused", err)
 		}
 		if got := starts(f.segments(t, 0, 1<<62)); !slices.Equal(got, []int64{base + 4000}) {
 			t.Fatalf("after the refused write: %v", got)
+		}
+	})
+
+	t.Run("refusals are permanent, and recording goes on", func(t *testing.T) {
+		f := setup(t)
+		f.write(t, base, 2000)
+		if _, err := f.st.WriteSegment(ctx(t), f.stream, media.Segment{Start: base + 2000, Duration: 0, InitHash: f.init.Hash, Data: Data(base + 2000)}); !sdk.IsPermanent(err) {
+			t.Fatalf("WriteSegment of 0 ms: %v, want an error wrapping sdk.ErrRefused", err)
+		}
+		bad := Init(3)
+		bad.Hash = Init(4).Hash
+		if err := f.st.WriteInit(ctx(t), f.stream, bad); !sdk.IsPermanent(err) {
+			t.Fatalf("WriteInit of an init whose hash is not its bytes': %v, want an error wrapping sdk.ErrRefused", err)
+		}
+		f.write(t, base+2000, 2000)
+		if got := starts(f.segments(t, 0, 1<<62)); !slices.Equal(got, []int64{base, base + 2000}) {
+			t.Fatalf("after the refused writes: %v", got)
 		}
 	})
 

@@ -104,13 +104,19 @@ func parseName(dir, name string) (sdk.SegmentInfo, bool) {
 }
 
 // writeAtomic writes a file under a temporary name, syncs it and renames
-// it: after a crash the file is whole or absent.
-func writeAtomic(path string, data []byte) error {
+// it: after a crash the file is whole or absent. On failure (a full disk)
+// the temporary file is removed.
+func writeAtomic(path string, data []byte) (err error) {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
@@ -131,7 +137,8 @@ func (s *store) WriteInit(ctx context.Context, name string, init media.Init) err
 		return err
 	}
 	if init.Hash != media.InitHash(init.Data) {
-		return fmt.Errorf("flatstore: init hash %q does not match its data", init.Hash)
+		// Refused for good (sdk.ErrRefused): the host drops what needs it.
+		return fmt.Errorf("flatstore: init hash %q does not match its data: %w", init.Hash, sdk.ErrRefused)
 	}
 	path := filepath.Join(st.dir, "init", init.Hash+".mp4")
 	if _, err := os.Stat(path); err == nil {
@@ -147,8 +154,14 @@ func (s *store) WriteSegment(ctx context.Context, name string, seg media.Segment
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	// Segments that can never be stored are refused for good
+	// (sdk.ErrRefused): the host drops them and records on. Other errors,
+	// a full disk included, are retried.
+	if seg.Duration <= 0 {
+		return sdk.SegmentInfo{}, fmt.Errorf("flatstore: segment at %d has duration %d ms: %w", seg.Start, seg.Duration, sdk.ErrRefused)
+	}
 	if n := len(st.segs); n > 0 && seg.Start < st.segs[n-1].End() {
-		return sdk.SegmentInfo{}, fmt.Errorf("flatstore: segment at %d starts before the end of the last one", seg.Start)
+		return sdk.SegmentInfo{}, fmt.Errorf("flatstore: segment at %d starts before the end of the last one: %w", seg.Start, sdk.ErrRefused)
 	}
 	info := sdk.SegmentInfo{Start: seg.Start, Duration: seg.Duration, Size: int64(len(seg.Data)), InitHash: seg.InitHash, Checksum: media.Checksum(seg.Data)}
 	info.Path = filepath.Join(st.dir, segName(info))
