@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgedvr/edge/cache"
 	"github.com/edgedvr/edge/config"
+	"github.com/edgedvr/edge/internal/safe"
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/sdk"
 )
@@ -153,6 +154,7 @@ func (s *Stream) drain() {
 }
 
 func (s *Stream) handle(ctx context.Context, ie inputEvent) {
+	defer s.recoverEvent(ie)
 	in := s.inputs[ie.input]
 	in.stats = ie.ev.Stats
 	s.metrics.observeStats(s.name, in.url, ie.ev.Stats)
@@ -317,7 +319,9 @@ func (s *Stream) capture(ctx context.Context, in *input) {
 	for {
 		ing, err := in.ingest(ctx)
 		if err == nil {
-			err = ing.Capture(ctx, req, emit)
+			// A panic on what the plugin sends would end the node: it
+			// fails this Capture call, which is retried.
+			err = safe.Call(s.log.With("input", in.url), "ingest", func() error { return ing.Capture(ctx, req, emit) })
 		}
 		if ctx.Err() != nil {
 			return
