@@ -64,6 +64,12 @@ type Disk struct {
 	bytes   int64
 	pending map[Key]struct{} // segments being written
 	wants   map[Key]int
+	// unlinking holds the files dropped from the index whose unlink runs
+	// outside mu; Put does not write such a path until it is gone.
+	unlinking map[string]struct{}
+	// remove deletes a file; os.Remove, replaced by tests that hold an
+	// unlink to see that reads go on meanwhile.
+	remove func(string) error
 
 	hits, misses, evictions atomic.Uint64
 	bytesGauge, entries     atomic.Int64
@@ -100,13 +106,15 @@ func OpenDisk(cfg DiskConfig, logger *slog.Logger) (*Disk, error) {
 	}
 	cfg.Root = root
 	d := &Disk{
-		cfg:     cfg,
-		log:     logger.With("cache", root),
-		tmp:     filepath.Join(root, ".tmp"),
-		streams: make(map[string]*diskStream),
-		lru:     list.New(),
-		pending: make(map[Key]struct{}),
-		wants:   make(map[Key]int),
+		cfg:       cfg,
+		log:       logger.With("cache", root),
+		tmp:       filepath.Join(root, ".tmp"),
+		streams:   make(map[string]*diskStream),
+		lru:       list.New(),
+		pending:   make(map[Key]struct{}),
+		wants:     make(map[Key]int),
+		unlinking: make(map[string]struct{}),
+		remove:    os.Remove,
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("cache: create disk cache root: %w", err)
@@ -120,9 +128,7 @@ func OpenDisk(cfg DiskConfig, logger *slog.Logger) (*Disk, error) {
 	if err := d.load(); err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
-	d.trimLocked()
-	d.mu.Unlock()
+	d.Trim()
 	return d, nil
 }
 
@@ -189,37 +195,63 @@ func (d *Disk) load() error {
 	}
 	// Oldest files are the least recently used after a restart.
 	sort.Slice(all, func(i, j int) bool { return all[i].mtime.Before(all[j].mtime) })
+	var doomed []string
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	for _, l := range all {
-		d.insertLocked(l.e)
+		if old := d.insertLocked(l.e); old != nil {
+			// Two files for one start (cut by two sources, or left by a
+			// delete that failed): the newer one wins, the other goes.
+			d.log.Warn("disk cache: deleting older file for the same start", "stream", old.stream, "name", filepath.Base(old.info.Path))
+			doomed = append(doomed, d.doomLocked(old.info.Path))
+		}
 	}
-	d.log.Info("disk cache opened", "segments", len(all), "bytes", d.bytes)
+	n, bytes := d.lru.Len(), d.bytes
+	d.mu.Unlock()
+	d.unlink(doomed)
+	d.log.Info("disk cache opened", "segments", n, "bytes", bytes)
 	return nil
 }
 
-// insertLocked adds e to the index as the most recently used entry.
-func (d *Disk) insertLocked(e *diskEntry) {
+// insertLocked adds e to the index as the most recently used entry. An
+// entry already indexed at e's start is dropped from the index and
+// returned; when its file is not e's, the caller deletes it.
+func (d *Disk) insertLocked(e *diskEntry) (replaced *diskEntry) {
 	s := d.streams[e.stream]
 	if s == nil {
 		s = &diskStream{segs: make(map[int64]*diskEntry)}
 		d.streams[e.stream] = s
 	}
 	start := e.info.Start
-	i := sort.Search(len(s.starts), func(i int) bool { return s.starts[i] >= start })
-	s.starts = append(s.starts, 0)
-	copy(s.starts[i+1:], s.starts[i:])
-	s.starts[i] = start
+	if old := s.segs[start]; old != nil {
+		d.lru.Remove(old.elem)
+		d.bytes -= old.info.Size
+		replaced = old
+	} else {
+		i := sort.Search(len(s.starts), func(i int) bool { return s.starts[i] >= start })
+		s.starts = append(s.starts, 0)
+		copy(s.starts[i+1:], s.starts[i:])
+		s.starts[i] = start
+	}
 	s.segs[start] = e
 	e.elem = d.lru.PushFront(e)
 	d.bytes += e.info.Size
 	d.publishLocked()
+	if replaced != nil && replaced.info.Path == e.info.Path {
+		return nil
+	}
+	return replaced
 }
 
-// removeLocked deletes e from the index and its file from disk.
-func (d *Disk) removeLocked(e *diskEntry) {
+// removeLocked deletes e from the index and returns the path of its file,
+// which the caller deletes with unlink once it has released mu: reads take
+// mu, a file system call must not hold them up.
+func (d *Disk) removeLocked(e *diskEntry) string {
 	s := d.streams[e.stream]
 	start := e.info.Start
+	if s == nil || s.segs[start] != e {
+		// Not indexed (any more): nothing to drop, nothing to count.
+		return ""
+	}
 	i := sort.Search(len(s.starts), func(i int) bool { return s.starts[i] >= start })
 	if i < len(s.starts) && s.starts[i] == start {
 		s.starts = append(s.starts[:i], s.starts[i+1:]...)
@@ -230,11 +262,40 @@ func (d *Disk) removeLocked(e *diskEntry) {
 	}
 	d.lru.Remove(e.elem)
 	d.bytes -= e.info.Size
-	if err := os.Remove(e.info.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		d.log.Warn("disk cache: delete failed", "stream", e.stream, "err", err)
-	}
 	d.evictions.Add(1)
 	d.publishLocked()
+	return d.doomLocked(e.info.Path)
+}
+
+// doomLocked marks path as being deleted (Put will not write it until
+// unlink has run) and returns it.
+func (d *Disk) doomLocked(path string) string {
+	d.unlinking[path] = struct{}{}
+	return path
+}
+
+// unlink deletes the files of paths (returned by removeLocked or
+// doomLocked) without holding mu, then lets Put write those paths again.
+// Empty paths are skipped.
+func (d *Disk) unlink(paths []string) {
+	if len(paths) == 0 {
+		return
+	}
+	done := paths[:0:0]
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		if err := d.remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			d.log.Warn("disk cache: delete failed", "name", filepath.Base(p), "error", err)
+		}
+		done = append(done, p)
+	}
+	d.mu.Lock()
+	for _, p := range done {
+		delete(d.unlinking, p)
+	}
+	d.mu.Unlock()
 }
 
 func (d *Disk) publishLocked() {
@@ -248,8 +309,10 @@ func (d *Disk) expired(end int64) bool {
 }
 
 // trimLocked applies Depth (oldest segments of each stream) and MaxSize
-// (least recently used first).
-func (d *Disk) trimLocked() {
+// (least recently used first) to the index and returns the files to unlink
+// once mu is released.
+func (d *Disk) trimLocked() []string {
+	var doomed []string
 	if d.cfg.Depth > 0 {
 		cut := d.cfg.Now().Add(-d.cfg.Depth).UnixMilli()
 		for name, s := range d.streams {
@@ -258,7 +321,7 @@ func (d *Disk) trimLocked() {
 				if e.info.End() >= cut {
 					break
 				}
-				d.removeLocked(e)
+				doomed = append(doomed, d.removeLocked(e))
 				if d.streams[name] == nil {
 					break
 				}
@@ -271,40 +334,47 @@ func (d *Disk) trimLocked() {
 			if back == nil {
 				break
 			}
-			d.removeLocked(back.Value.(*diskEntry))
+			doomed = append(doomed, d.removeLocked(back.Value.(*diskEntry)))
 		}
 	}
+	return doomed
 }
 
 // Trim applies Depth and MaxSize now. Put and Get apply them as they go;
 // the owner may call Trim periodically so that an idle cache also ages.
+// Files are deleted after the index lock is released.
 func (d *Disk) Trim() {
 	d.mu.Lock()
-	d.trimLocked()
+	doomed := d.trimLocked()
 	d.mu.Unlock()
+	d.unlink(doomed)
 }
 
 // Get returns the cached segment of stream that starts at start, with the
 // Path of its file, and marks it recently used.
 func (d *Disk) Get(stream string, start int64) (sdk.SegmentInfo, bool) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	var e *diskEntry
 	if s := d.streams[stream]; s != nil {
 		e = s.segs[start]
 	}
 	if e == nil {
+		d.mu.Unlock()
 		d.misses.Add(1)
 		return sdk.SegmentInfo{}, false
 	}
 	if d.expired(e.info.End()) {
-		d.removeLocked(e)
+		p := d.removeLocked(e)
+		d.mu.Unlock()
+		d.unlink([]string{p})
 		d.misses.Add(1)
 		return sdk.SegmentInfo{}, false
 	}
 	d.lru.MoveToFront(e.elem)
+	info := e.info
+	d.mu.Unlock()
 	d.hits.Add(1)
-	return e.info, true
+	return info, true
 }
 
 // List returns the cached segments of stream whose start is in [from, to),
@@ -376,29 +446,35 @@ func (d *Disk) Put(stream string, info sdk.SegmentInfo, data []byte) error {
 		return nil
 	}
 	k := Key{Stream: stream, Start: info.Start}
+	dir := filepath.Join(d.cfg.Root, stream)
+	path := filepath.Join(dir, name)
 	d.mu.Lock()
 	_, busy := d.pending[k]
-	if s := d.streams[stream]; busy || (s != nil && s.segs[info.Start] != nil) {
+	_, dying := d.unlinking[path]
+	if s := d.streams[stream]; busy || dying || (s != nil && s.segs[info.Start] != nil) {
 		d.mu.Unlock()
 		return nil
 	}
 	d.pending[k] = struct{}{}
 	d.mu.Unlock()
 
-	dir := filepath.Join(d.cfg.Root, stream)
-	path := filepath.Join(dir, name)
 	err = d.writeAtomic(dir, path, data)
 
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	delete(d.pending, k)
 	if err != nil {
+		d.mu.Unlock()
 		return fmt.Errorf("cache: put segment %s/%d: %w", stream, info.Start, err)
 	}
-	d.insertLocked(&diskEntry{stream: stream, info: sdk.SegmentInfo{
+	var doomed []string
+	if old := d.insertLocked(&diskEntry{stream: stream, info: sdk.SegmentInfo{
 		Start: sn.Start, Duration: sn.Duration, Size: sn.Size, InitHash: sn.InitHash, Checksum: sn.Checksum, Path: path,
-	}})
-	d.trimLocked()
+	}}); old != nil {
+		doomed = append(doomed, d.doomLocked(old.info.Path))
+	}
+	doomed = append(doomed, d.trimLocked()...)
+	d.mu.Unlock()
+	d.unlink(doomed)
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/edgedvr/edge/cache"
 	"github.com/edgedvr/edge/cluster"
 	"github.com/edgedvr/edge/config"
+	"github.com/edgedvr/edge/internal/safe"
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/sdk"
 )
@@ -302,9 +303,15 @@ func (a *Archive) remember(key string, err error) {
 func (a *Archive) do(ctx context.Context, kind, key string, fn func(context.Context) (any, error)) (any, error) {
 	led := false
 	detached := context.WithoutCancel(ctx)
-	ch := a.group.DoChan(key, func() (any, error) {
+	ch := a.group.DoChan(key, func() (v any, err error) {
 		led = true
-		return fn(detached)
+		// DoChan re-raises a panic where nothing can recover it: a bug
+		// met on a peer's answer would end the process.
+		err = safe.Call(a.log, "chain", func() error {
+			v, err = fn(detached)
+			return err
+		})
+		return v, err
 	})
 	a.waiting.Add(1)
 	defer a.waiting.Add(-1)

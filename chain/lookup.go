@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/edgedvr/edge/internal/safe"
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/sdk"
 )
@@ -42,9 +43,13 @@ func fanOut[T any](ctx context.Context, a *Archive, kind, key string,
 			defer wg.Done()
 			var val []T
 			found, err := a.sourceCall(ctx, i, kind, via, func(ctx context.Context) error {
-				v, err := call(ctx, a.cfg.Sources[i].Remote, via, hops)
-				val = v
-				return err
+				// A panic on this goroutine (decoding a source's answer)
+				// would end the process: it fails this source's call.
+				return safe.Call(a.log, "chain", func() error {
+					v, err := call(ctx, a.cfg.Sources[i].Remote, via, hops)
+					val = v
+					return err
+				})
 			})
 			if err != nil {
 				out[i].failed = err

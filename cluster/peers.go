@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -255,7 +256,7 @@ func (p *Peers) poll(ctx context.Context, name string) {
 	defer tick.Stop()
 	wasAlive := false
 	for {
-		st, err := p.fetch(ctx, name)
+		st, err := p.fetchSafe(ctx, name)
 		if ctx.Err() != nil {
 			return
 		}
@@ -289,6 +290,20 @@ func (p *Peers) poll(ctx context.Context, name string) {
 		case <-tick.C:
 		}
 	}
+}
+
+// fetchSafe is fetch, with a panic (on a peer's answer) turned into the
+// poll's error and logged with its stack: the node keeps polling. This
+// package stays on the standard library, so the panic is logged here and
+// not counted in edge_panics_total.
+func (p *Peers) fetchSafe(ctx context.Context, name string) (st State, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.Error("panic recovered", "where", "cluster_poll", "peer", name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			st, err = State{}, fmt.Errorf("panic in cluster poll of %s: %v", name, r)
+		}
+	}()
+	return p.fetch(ctx, name)
 }
 
 // fetch makes one signed poll with a FetchTimeout deadline.

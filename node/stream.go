@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgedvr/edge/cache"
 	"github.com/edgedvr/edge/config"
+	"github.com/edgedvr/edge/internal/safe"
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/sdk"
 )
@@ -69,6 +70,9 @@ type Stream struct {
 	lastSeg  time.Time
 
 	dropped atomic.Uint64 // segments dropped because they overlapped
+	// clock is the wall clock accept compares timelines with; nil means
+	// time.Now (tests set it).
+	clock func() time.Time
 
 	// On demand: a stream restreamed from a source without a DVR runs
 	// only while watched, and stops idle after its last viewer.
@@ -150,6 +154,7 @@ func (s *Stream) drain() {
 }
 
 func (s *Stream) handle(ctx context.Context, ie inputEvent) {
+	defer s.recoverEvent(ie)
 	in := s.inputs[ie.input]
 	in.stats = ie.ev.Stats
 	s.metrics.observeStats(s.name, in.url, ie.ev.Stats)
@@ -185,11 +190,18 @@ func (s *Stream) handle(ctx context.Context, ie inputEvent) {
 // accept records seg from the active input.
 func (s *Stream) accept(ctx context.Context, in *input, seg media.Segment) {
 	s.mu.Lock()
+	restart, prevEnd := false, s.lastEnd
 	if seg.Start < s.lastEnd {
-		s.mu.Unlock()
-		s.dropped.Add(1)
-		s.log.Debug("segment overlaps the recorded timeline, dropped", "start", seg.Start, "last_end", s.lastEnd)
-		return
+		if !media.RestartsTimeline(s.lastEnd, seg.Start, s.wallClock()) {
+			s.mu.Unlock()
+			s.dropped.Add(1)
+			s.log.Debug("segment overlaps the recorded timeline, dropped", "start", seg.Start, "last_end", prevEnd)
+			return
+		}
+		// The timeline ran ahead of the wall clock (a segment dated in
+		// the future, a clock that stepped back): waiting for the clock
+		// to reach it would drop every segment until then.
+		restart = true
 	}
 	s.lastEnd = seg.End()
 	s.lastInit = in.init.Hash
@@ -199,11 +211,24 @@ func (s *Stream) accept(ctx context.Context, in *input, seg media.Segment) {
 	}
 	s.mu.Unlock()
 
+	if restart {
+		s.log.Warn("recorded timeline is ahead of the wall clock, starting a new one",
+			"start", seg.Start, "last_end", prevEnd, "input", in.url)
+		s.live.Reset() // its window would refuse every earlier segment too
+	}
 	s.live.Push(*in.init, seg)
 	s.metrics.SegmentsIn.WithLabelValues(s.name).Inc()
 	if s.rec != nil {
 		s.rec.enqueue(ctx, *in.init, seg)
 	}
+}
+
+// wallClock is the time now, by clock when set.
+func (s *Stream) wallClock() time.Time {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return time.Now()
 }
 
 // switchTo makes input i active and stops the lower-priority inputs.
@@ -294,7 +319,9 @@ func (s *Stream) capture(ctx context.Context, in *input) {
 	for {
 		ing, err := in.ingest(ctx)
 		if err == nil {
-			err = ing.Capture(ctx, req, emit)
+			// A panic on what the plugin sends would end the node: it
+			// fails this Capture call, which is retried.
+			err = safe.Call(s.log.With("input", in.url), "ingest", func() error { return ing.Capture(ctx, req, emit) })
 		}
 		if ctx.Err() != nil {
 			return

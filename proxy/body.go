@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/edgedvr/edge/internal/safe"
 )
 
 // errUnsatisfiable answers 416.
@@ -229,7 +231,11 @@ func (b *piped) read(p []byte, writeTo func(io.Writer) (int64, error)) (int, err
 		pr, pw := io.Pipe()
 		b.pr = pr
 		go func() {
-			_, err := writeTo(pw)
+			// A panic here would end the process: it ends this body instead.
+			err := safe.Call(nil, "http_body", func() error {
+				_, err := writeTo(pw)
+				return err
+			})
 			pw.CloseWithError(err)
 		}()
 	}

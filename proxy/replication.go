@@ -15,7 +15,7 @@ import (
 // stream listings get 404 there. It returns nil after Shutdown.
 func (s *Server) ServeReplication(ln net.Listener) error {
 	srv := &fasthttp.Server{
-		Handler:                       s.handleReplication,
+		Handler:                       s.recoverHTTP("replication", s.handleReplication),
 		Name:                          "edge",
 		ReadTimeout:                   s.cfg.ReadTimeout,
 		WriteTimeout:                  s.cfg.WriteTimeout,

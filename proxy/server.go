@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgedvr/edge/cache"
 	"github.com/edgedvr/edge/cluster"
+	"github.com/edgedvr/edge/internal/safe"
 	"github.com/edgedvr/edge/media/m4f"
 )
 
@@ -103,6 +104,8 @@ type Server struct {
 
 	replMu sync.Mutex
 	repl   []*fasthttp.Server // replication listeners (ServeReplication); guarded by replMu
+
+	testPanicPath string // recover.go: TestPanicPathEnv, tests only
 }
 
 // New returns a Server with cfg's defaults filled in.
@@ -152,9 +155,13 @@ func New(cfg Config) *Server {
 	if cfg.Memory != nil {
 		cfg.Registry.MustRegister(cfg.Memory.Collector())
 	}
+	if err := safe.Register(cfg.Registry); err != nil {
+		s.log.Error("register the panics counter", "error", err)
+	}
+	s.testPanicPath = testPanicPathFromEnv()
 	s.promh = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	s.srv = &fasthttp.Server{
-		Handler:                       s.handle,
+		Handler:                       s.recoverHTTP("http", s.handle),
 		Name:                          "edge",
 		ReadTimeout:                   cfg.ReadTimeout,
 		WriteTimeout:                  cfg.WriteTimeout,

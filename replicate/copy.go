@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/edgedvr/edge/internal/safe"
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/sdk"
 )
@@ -39,11 +40,14 @@ func (j *Job) copyAll(ctx context.Context, missing []sdk.SegmentInfo) (int, erro
 				return
 			}
 			go func(i int, s sdk.SegmentInfo) {
-				data, err := j.fetch(fctx, s)
-				if err == nil {
-					err = j.put(fctx, s, data)
-				}
-				results[i] <- err
+				// A panic here would end the process: it fails this segment.
+				results[i] <- safe.Call(j.log, "replicate", func() error {
+					data, err := j.fetch(fctx, s)
+					if err == nil {
+						err = j.put(fctx, s, data)
+					}
+					return err
+				})
 			}(i, s)
 		}
 	}()

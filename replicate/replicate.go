@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/edgedvr/edge/internal/safe"
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/sdk"
 )
@@ -244,7 +245,13 @@ func (j *Job) run(ctx context.Context) {
 	var lastFull time.Time
 	for {
 		full := lastFull.IsZero() || j.cfg.Now().Sub(lastFull) >= j.cfg.FullScan
-		copied, err := j.pass(ctx, full)
+		// A panic in a pass (on a source's answer) fails the pass; the job
+		// goes on.
+		var copied int
+		err := safe.Call(j.log, "replicate", func() (err error) {
+			copied, err = j.pass(ctx, full)
+			return err
+		})
 		if ctx.Err() != nil {
 			return
 		}

@@ -38,8 +38,12 @@ func (st *stream) runCleaner(interval time.Duration, now func() time.Time) {
 	}
 }
 
-// clean applies the stream's Depth and MaxSize once.
+// clean deletes the segments dated too far in the future (future.go), then
+// applies the stream's Depth and MaxSize once.
 func (st *stream) clean(now time.Time) error {
+	if err := st.cleanFuture(now); err != nil {
+		return err
+	}
 	if st.cfg.Depth <= 0 && st.cfg.MaxSize <= 0 {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/edgedvr/edge/cluster"
@@ -48,6 +49,9 @@ type Ingest struct {
 	// ClientOptions are passed to each capture's Client after the above
 	// (tests). By default, none.
 	ClientOptions []Option
+	// Now is the wall clock that tells a timeline dated in the future
+	// (media.RestartsTimeline). By default, time.Now.
+	Now func() time.Time
 }
 
 var _ sdk.Ingest = (*Ingest)(nil)
@@ -82,6 +86,10 @@ func (in *Ingest) Capture(ctx context.Context, req sdk.CaptureRequest, emit func
 		client: NewClient(src.Addr, cluster.Signer{Node: req.Node, Key: req.Key}, opts...),
 		stream: src.Stream,
 		emit:   emit,
+		now:    in.Now,
+	}
+	if c.now == nil {
+		c.now = time.Now
 	}
 	defer c.client.CloseIdleConnections()
 
@@ -90,7 +98,7 @@ func (in *Ingest) Capture(ctx context.Context, req sdk.CaptureRequest, emit func
 	var lastMsg string
 	var lastLog time.Time
 	for {
-		good, err := c.session(ctx)
+		good, err := c.safeSession(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -154,6 +162,20 @@ type capture struct {
 	lastEnd  int64 // end of the last emitted segment, UTC ms
 	emitted  bool  // a segment has been emitted
 	segments uint64
+	now      func() time.Time
+}
+
+// safeSession is session, with a panic on the source's data turned into
+// the session's error (logged with its stack): the capture reconnects
+// instead of taking the plugin process, and every capture it runs, down.
+func (c *capture) safeSession(ctx context.Context) (good bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic recovered", "where", "m4f_ingest", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("m4f: panic in the capture session: %v", r)
+		}
+	}()
+	return c.session(ctx)
 }
 
 // session runs one connection until it fails. good reports whether it
@@ -177,7 +199,7 @@ func (c *capture) session(ctx context.Context) (good bool, err error) {
 			}
 		case mm.TypeSegment:
 			s := f.Segment
-			if c.emitted && s.Start < c.lastEnd {
+			if c.emitted && s.Start < c.lastEnd && !media.RestartsTimeline(c.lastEnd, s.Start, c.now()) {
 				// The server replays the last few segments on connect.
 				skipped++
 				if skipped == 2*mm.DefaultBacklog+1 {
@@ -185,6 +207,9 @@ func (c *capture) session(ctx context.Context) (good bool, err error) {
 						"start", s.Start, "captured_until", c.lastEnd)
 				}
 				continue
+			}
+			if c.emitted && s.Start < c.lastEnd {
+				c.log.Warn("captured timeline is ahead of the wall clock, starting a new one", "start", s.Start, "captured_until", c.lastEnd)
 			}
 			if err := c.send(ls, sdk.Event{Segment: s}); err != nil {
 				return good, err

@@ -33,13 +33,17 @@ func (st *stream) runCleaner(interval time.Duration, now func() time.Time) {
 	}
 }
 
-// clean applies retention by depth and size, oldest first, and writes a
-// summary that is behind. An hour index is rewritten (or removed) and the
-// summary written before any segment object is deleted, so nothing listed
-// is ever missing.
+// clean deletes the segments dated too far in the future (future.go), then
+// applies retention by depth and size, oldest first, and writes a summary
+// that is behind. An hour index is rewritten (or removed) and the summary
+// written before any segment object is deleted, so nothing listed is ever
+// missing.
 func (st *stream) clean(ctx context.Context, now time.Time) error {
 	st.writeMu.Lock()
 	defer st.writeMu.Unlock()
+	if err := st.cleanFuture(ctx, now); err != nil {
+		return err
+	}
 	cutoff := int64(-1)
 	if st.cfg.Depth > 0 {
 		cutoff = now.Add(-st.cfg.Depth).UnixMilli()
