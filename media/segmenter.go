@@ -56,9 +56,14 @@ const (
 	// demuxBatch is how many TS packets are buffered before demuxing: about
 	// 12 ms at 4 Mbit/s.
 	demuxBatch = 32
-	// maxSegBytes bounds the video bytes one segment may hold while it waits
-	// for a keyframe.
-	maxSegBytes = 64 << 20
+	// maxSegBytes bounds the media bytes (video and audio) of one segment:
+	// half the 64 MiB a segment may have to cross a plugin boundary
+	// (sdk.MaxSegmentSize, M4F's default cap), which leaves room for the
+	// moof and the audio that still joins a cut segment. A source that
+	// sends no keyframe for that long has its segment cut at a non-key
+	// frame; the frames up to the next random access point are dropped, so
+	// every segment still starts on one and stays playable.
+	maxSegBytes = 32 << 20
 	// writeChunk bounds the bytes taken from one Write at a time.
 	writeChunk = 64 << 10
 	// defaultFrame90 is the video frame duration assumed before one is known.
@@ -87,6 +92,8 @@ type Segmenter struct {
 	pmtPID, program     int
 	videoPID, audioPID  int
 	vcodec              videoCodec
+	acodec              audioCodec
+	dropped             string // the PMT's tracks not carried, as last logged
 	audioOnly           bool
 	pmtSeen             bool
 	unsupported         bool
