@@ -83,7 +83,9 @@ func FuzzAudioFrame(f *testing.F) {
 			if !ok {
 				continue
 			}
-			if fr.frameLen <= fr.headerLen || fr.headerLen < 0 {
+			// A frame must move the parser on (an empty ADTS frame, header
+			// only, was always taken).
+			if fr.frameLen <= 0 || fr.frameLen < fr.headerLen || fr.headerLen < 0 {
 				t.Fatalf("%s: frame of %d bytes with a header of %d", c, fr.frameLen, fr.headerLen)
 			}
 			if fr.skip {
