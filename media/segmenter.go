@@ -33,7 +33,7 @@ type Stats struct {
 	CCErrors        uint64 // continuity-counter errors
 	PTSWraps        uint64 // 33-bit PTS wraps handled
 	Discontinuities uint64 // timestamp jumps that re-anchored the timeline
-	Unsupported     uint64 // PMTs that list no supported codec, or frames of unsupported codecs dropped
+	Unsupported     uint64 // PMTs that list no supported codec, PMT tracks not carried (once per PMT change), frames that cannot be carried dropped
 	Frames          uint64 // access units (video + audio) taken into segments
 	Segments        uint64 // segments emitted
 }
