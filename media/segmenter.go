@@ -24,6 +24,10 @@ type SegmenterConfig struct {
 	OnInit func(Init)
 	// OnSegment is called with each finished media segment, in order.
 	OnSegment func(Segment)
+	// Logger receives the segmenter's log lines (tracks not recorded,
+	// timestamp jumps, ...), with the component added. By default,
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // Stats counts what a Segmenter saw. All fields only grow.
@@ -159,9 +163,12 @@ func NewSegmenter(cfg SegmenterConfig) *Segmenter {
 	if cfg.OnSegment == nil {
 		cfg.OnSegment = func(Segment) {}
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	s := &Segmenter{
 		cfg:      cfg,
-		log:      slog.Default().With("component", "media.segmenter"),
+		log:      cfg.Logger.With("component", "media.segmenter"),
 		pmtPID:   -1,
 		videoPID: -1,
 		audioPID: -1,

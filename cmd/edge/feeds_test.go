@@ -125,3 +125,52 @@ func TestBroadcastFeeds(t *testing.T) {
 		t.Errorf("node log shows a panic:\n%s", out)
 	}
 }
+
+// TestTrackNotRecordedCounted: a feed with a second audio track (another
+// language, as DVB sends) records its video and first audio, and the track
+// it cannot carry is counted in edge_ingest_errors_total{kind="unsupported"}
+// and logged once for the stream, not with every PMT.
+func TestTrackNotRecordedCounted(t *testing.T) {
+	t.Parallel()
+	testkit.Need(t, "ffmpeg", "ffprobe")
+	tp := newTopo(t)
+	port := testkit.FreeUDPPort(t)
+	tp.stream("two-audio", []string{fmt.Sprintf("udp://127.0.0.1:%d", port)}, `segment_duration = "1s"`, tp.dvr(""))
+	node := testkit.StartNode(t, tp.write(t), "origin", tp.listen)
+	testkit.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-t", "8", "-map", "0:v", "-map", "1:a", "-map", "1:a", "-pix_fmt", "yuv420p",
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a:0", "mp2", "-c:a:1", "ac3",
+		"-f", "mpegts", fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port))
+	testkit.Eventually(t, 60*time.Second, "3 segments written", func() bool {
+		return testkit.Metric(t, node.URL, "edge_dvr_segments_written_total", "stream=two-audio") >= 3
+	})
+	if n := testkit.Metric(t, node.URL, "edge_ingest_errors_total", "stream=two-audio", "kind=unsupported"); n != 1 {
+		t.Errorf("unsupported counted %v times, want 1 (the AC-3 track)", n)
+	}
+	var lines int
+	for _, l := range strings.Split(node.Output(), "\n") {
+		if strings.Contains(l, "tracks not recorded") {
+			lines++
+			if !strings.Contains(l, "stream=two-audio") || !strings.Contains(l, "AC3") {
+				t.Errorf("log line without the stream or the track: %s", l)
+			}
+		}
+	}
+	if lines != 1 {
+		t.Errorf("%d log lines about the track not recorded, want 1", lines)
+	}
+	// The first audio track (MP2) is the one recorded.
+	var rs []struct {
+		Ranges []struct{ From, Duration int64 } `json:"ranges"`
+	}
+	base := node.URL + "/two-audio/"
+	if !testkit.JSON(base+"recording_status.json", &rs) || len(rs) != 1 || len(rs[0].Ranges) == 0 {
+		t.Fatal("no recording status")
+	}
+	r := rs[0].Ranges[0]
+	p := testkit.FFprobe(t, fmt.Sprintf("%sarchive-%d-%d.ts", base, r.From, max(r.Duration, 1)))
+	if !p.HasAudio("mp2") || p.HasAudio("ac3") {
+		t.Errorf("TS export streams %+v, want the mp2 track only", p.Streams)
+	}
+}
