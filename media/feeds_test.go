@@ -3,6 +3,10 @@ package media
 import (
 	"bytes"
 	"encoding/binary"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -170,4 +174,47 @@ func checkAudioDurations(t *testing.T, segs []Segment, frame uint32) {
 			}
 		}
 	}
+}
+
+// BenchmarkSegmenterBroadcast is BenchmarkSegmenter with a feed as
+// broadcast headends send it: 720p H.264 at 4 Mbit/s in open GOPs with
+// HRD (buffering period and picture timing SEI in every access unit, so
+// every picture's SEI is read for a recovery point) and AC-3 audio.
+func BenchmarkSegmenterBroadcast(b *testing.B) {
+	path := filepath.Join(os.TempDir(), "edge-media-bench-broadcast-v1.ts")
+	ts, err := os.ReadFile(path)
+	if err != nil {
+		ff := needTool(b, "ffmpeg")
+		args := []string{"-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+			"-t", "20", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "3900k", "-minrate", "3900k", "-maxrate", "3900k", "-bufsize", "2000k",
+			"-bf", "3", "-x264-params", "open-gop=1:keyint=50:min-keyint=50:scenecut=0:nal-hrd=cbr", "-pix_fmt", "yuv420p",
+			"-c:a", "ac3", "-b:a", "192k", "-muxrate", "4400k", "-f", "mpegts", path + ".tmp"}
+		if out, err := exec.Command(ff, args...).CombinedOutput(); err != nil {
+			b.Fatalf("ffmpeg: %v\n%s", err, out)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			b.Fatal(err)
+		}
+		if ts, err = os.ReadFile(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const streamSec = 20.0
+	b.SetBytes(int64(len(ts)))
+	b.ReportAllocs()
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	var segs int
+	s := NewSegmenter(SegmenterConfig{OnSegment: func(Segment) { segs++ }})
+	cpu0 := cpuTime()
+	for b.Loop() {
+		for off := 0; off < len(ts); off += 1316 {
+			s.Write(ts[off:min(off+1316, len(ts))])
+		}
+	}
+	cpu := cpuTime() - cpu0
+	if segs < 4*b.N { // 3 s target, a random access point every 2 s: a cut every 4 s
+		b.Fatalf("%d segments for %d passes of 20 s: open GOPs not cut", segs, b.N)
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N)/streamSec, "cpu-ms/s")
 }

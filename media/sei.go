@@ -22,6 +22,12 @@ func hasRecoveryPoint(nal []byte) bool {
 	if nal[1] == sei.SEIRecoveryPointType {
 		return true
 	}
+	// A recovery point message needs a payload type byte of 6 somewhere:
+	// without one (the picture timing SEI of every picture, mostly), skip
+	// the parse and its allocations.
+	if bytes.IndexByte(nal[2:], sei.SEIRecoveryPointType) < 0 {
+		return false
+	}
 	msgs, _ := sei.ExtractSEIData(bytes.NewReader(nal[1:]))
 	for _, m := range msgs {
 		if m.Type() == sei.SEIRecoveryPointType {
