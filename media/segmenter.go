@@ -97,7 +97,7 @@ type Segmenter struct {
 	videoPID, audioPID  int
 	vcodec              videoCodec
 	acodec              audioCodec
-	dropped             string // the PMT's tracks not carried, as last logged
+	dropped, dropBuf    []uint32 // the PMT's tracks not carried (PID<<8 | stream type), as last logged; scratch
 	audioOnly           bool
 	pmtSeen             bool
 	unsupported         bool

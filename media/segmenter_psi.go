@@ -4,7 +4,7 @@ package media
 
 import (
 	"fmt"
-	"strings"
+	"slices"
 
 	"github.com/asticode/go-astits"
 )
@@ -64,7 +64,7 @@ func (s *Segmenter) onPMT(pmt *astits.PMTData) {
 		return
 	}
 	if vpid < 0 && apid < 0 {
-		s.dropped = ""
+		s.dropped = s.dropped[:0]
 		if !s.unsupported {
 			s.unsupported = true
 			s.stats.Unsupported++
@@ -136,21 +136,25 @@ func otherAudio(es *astits.PMTElementaryStream) (audioCodec, bool) {
 // not carried). It counts and logs once per change of that list, so a
 // stream logs it once, not with every PMT repetition.
 func (s *Segmenter) noteDropped(pmt *astits.PMTData, vpid, apid int) {
-	var list []string
+	cur := s.dropBuf[:0]
 	for _, es := range pmt.ElementaryStreams {
 		pid := int(es.ElementaryPID)
 		if pid == vpid || pid == apid {
 			continue
 		}
-		list = append(list, fmt.Sprintf("%d:%s", pid, es.StreamType.String()))
+		cur = append(cur, uint32(pid)<<8|uint32(es.StreamType))
 	}
-	key := strings.Join(list, ",")
-	if key == s.dropped {
+	s.dropBuf = cur
+	if slices.Equal(cur, s.dropped) {
 		return
 	}
-	s.dropped = key
-	if len(list) == 0 {
+	s.dropped = slices.Clone(cur)
+	if len(cur) == 0 {
 		return
+	}
+	list := make([]string, len(cur))
+	for i, d := range cur {
+		list[i] = fmt.Sprintf("%d:%s", d>>8, astits.StreamType(d&0xff).String())
 	}
 	s.stats.Unsupported += uint64(len(list))
 	s.log.Warn("tracks not recorded", "program", int(pmt.ProgramNumber), "tracks", list)
