@@ -117,7 +117,9 @@ func scanAU(codec videoCodec, data []byte, nals []nalRange, au *accessUnit) {
 			case 5:
 				au.key = true
 			case 1:
-				slice = true
+				// Only a reference picture starts decoding: a recovery
+				// point on a disposable picture (a B-frame) is not taken.
+				slice = slice || nal[0]&0x60 != 0
 			case 6:
 				if !au.recovery && hasRecoveryPoint(nal) {
 					au.recovery = true
