@@ -5,13 +5,24 @@ const aacSamplesPerFrame = 1024
 
 var adtsRates = [...]int{96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
 
-// audioParams describe an AAC track as its ADTS headers do; one value is
-// immutable once made, so segments compare them by pointer.
+// audioParams describe an audio track as its frame headers do; one value
+// is immutable once made, so segments compare them by pointer. Two frames
+// belong to one track configuration when their params are equal.
 type audioParams struct {
+	codec    audioCodec
+	channels byte
+	rate     int
+	samples  int // PCM samples per frame (per fMP4 sample)
+	// AAC
 	objectType byte // MPEG-4 audio object type: ADTS profile + 1
 	rateIndex  byte
-	channels   byte
-	rate       int
+	// MPEG-1/2 audio
+	mpeg2 bool // ISO/IEC 13818-3 low sampling frequencies
+	layer byte
+	// AC-3 and E-AC-3: what dac3/dec3 describe
+	fscod, bsid, bsmod, acmod, lfeon byte
+	bitrateCode                      byte   // AC-3 frmsizecod/2
+	dataRate                         uint16 // E-AC-3 kbit/s
 }
 
 // adtsFrame is one parsed ADTS header.
@@ -44,7 +55,15 @@ func parseADTS(b []byte) (f adtsFrame, ok bool) {
 	return f, true
 }
 
-// matches reports whether p describes the same track as f.
-func (p *audioParams) matches(f adtsFrame) bool {
-	return p != nil && p.objectType == f.objectType && p.rateIndex == f.rateIndex && p.channels == f.channels
+// aacFrame turns an ADTS header into the generic frame description.
+func aacFrame(b []byte) (f audioFrame, ok bool) {
+	h, ok := parseADTS(b)
+	if !ok {
+		return f, false
+	}
+	f.headerLen, f.frameLen = h.headerLen, h.frameLen
+	f.skip = h.blocks != 1 || h.channels == 0
+	f.p = audioParams{codec: audioAAC, objectType: h.objectType, rateIndex: h.rateIndex, channels: h.channels,
+		rate: adtsRates[h.rateIndex], samples: aacSamplesPerFrame}
+	return f, true
 }

@@ -15,7 +15,7 @@ import (
 const videoTimescale = 90000
 
 // buildInit makes the init segment (ftyp+moov) for a video track (vp, may
-// be nil) and an AAC track (ap, may be nil). The video track, when present,
+// be nil) and an audio track (ap, may be nil). The video track, when present,
 // is track 1 and the audio track follows.
 func buildInit(vp *videoParams, ap *audioParams) (Init, error) {
 	if vp == nil && ap == nil {
@@ -60,18 +60,11 @@ func buildInit(vp *videoParams, ap *audioParams) (Init, error) {
 	}
 	if ap != nil {
 		trak := init.AddEmptyTrack(uint32(ap.rate), "audio", "und")
-		asc := &aac.AudioSpecificConfig{
-			ObjectType:           ap.objectType,
-			ChannelConfiguration: ap.channels,
-			SamplingFrequency:    ap.rate,
+		codec, err := setAudioEntry(trak, ap)
+		if err != nil {
+			return Init{}, err
 		}
-		var buf bytes.Buffer
-		if err := asc.Encode(&buf); err != nil {
-			return Init{}, fmt.Errorf("build init: aac config: %w", err)
-		}
-		mp4a := mp4.CreateAudioSampleEntryBox("mp4a", uint16(ap.channels), 16, uint16(ap.rate), mp4.CreateEsdsBox(buf.Bytes()))
-		trak.Mdia.Minf.Stbl.Stsd.AddChild(mp4a)
-		codecs = append(codecs, fmt.Sprintf("mp4a.40.%d", ap.objectType))
+		codecs = append(codecs, codec)
 	}
 	var buf bytes.Buffer
 	buf.Grow(int(init.Size()))
@@ -142,4 +135,57 @@ func encodeFragment(seq uint32, vTrack uint32, vTfdt uint64, vs []mp4.Sample, vd
 		out.Write(adata)
 	}
 	return out.Bytes(), nil
+}
+
+// Object type indications of an esds DecoderConfigDescriptor for MPEG
+// audio (ISO/IEC 14496-1 table 5, the MP4RA list).
+const (
+	otiMPEG2Audio = 0x69 // ISO/IEC 13818-3: the low sampling frequencies
+	otiMPEG1Audio = 0x6b // ISO/IEC 11172-3
+)
+
+// setAudioEntry adds the sample entry of ap to trak and returns its RFC
+// 6381 codecs string: mp4a with an AudioSpecificConfig for AAC, mp4a with
+// object type 0x6B (0x69 for the MPEG-2 low rates) and no decoder config
+// for MPEG audio, as ffmpeg writes them, ac-3 with dac3 and ec-3 with dec3
+// (ETSI TS 102 366 annex F).
+func setAudioEntry(trak *mp4.TrakBox, ap *audioParams) (string, error) {
+	stsd := trak.Mdia.Minf.Stbl.Stsd
+	switch ap.codec {
+	case audioAAC:
+		asc := &aac.AudioSpecificConfig{
+			ObjectType:           ap.objectType,
+			ChannelConfiguration: ap.channels,
+			SamplingFrequency:    ap.rate,
+		}
+		var buf bytes.Buffer
+		if err := asc.Encode(&buf); err != nil {
+			return "", fmt.Errorf("build init: aac config: %w", err)
+		}
+		stsd.AddChild(mp4.CreateAudioSampleEntryBox("mp4a", uint16(ap.channels), 16, uint16(ap.rate), mp4.CreateEsdsBox(buf.Bytes())))
+		return fmt.Sprintf("mp4a.40.%d", ap.objectType), nil
+	case audioMPEG:
+		esds := mp4.CreateEsdsBox(nil)
+		oti := byte(otiMPEG1Audio)
+		if ap.mpeg2 {
+			oti = otiMPEG2Audio
+		}
+		esds.DecConfigDescriptor.ObjectType = oti
+		esds.DecConfigDescriptor.DecSpecificInfo = nil
+		stsd.AddChild(mp4.CreateAudioSampleEntryBox("mp4a", uint16(ap.channels), 16, uint16(ap.rate), esds))
+		return fmt.Sprintf("mp4a.%X", oti), nil
+	case audioAC3:
+		dac3 := &mp4.Dac3Box{FSCod: ap.fscod, BSID: ap.bsid, BSMod: ap.bsmod, ACMod: ap.acmod, LFEOn: ap.lfeon, BitRateCode: ap.bitrateCode}
+		if err := trak.SetAC3Descriptor(dac3); err != nil {
+			return "", fmt.Errorf("build init: ac-3: %w", err)
+		}
+		return "ac-3", nil
+	case audioEAC3:
+		dec3 := &mp4.Dec3Box{DataRate: ap.dataRate, EC3Subs: []mp4.EC3Sub{{FSCod: ap.fscod, BSID: ap.bsid, BSMod: ap.bsmod, ACMod: ap.acmod, LFEOn: ap.lfeon}}}
+		if err := trak.SetEC3Descriptor(dec3); err != nil {
+			return "", fmt.Errorf("build init: e-ac-3: %w", err)
+		}
+		return "ec-3", nil
+	}
+	return "", fmt.Errorf("build init: unknown audio codec %d", ap.codec)
 }

@@ -64,3 +64,42 @@ func fuzzSegmenter(t *testing.T, data []byte) {
 		t.Fatalf("stats say %d segments, %d emitted", st.Segments, n)
 	}
 }
+
+// FuzzAudioFrame parses arbitrary bytes as a frame header of every audio
+// codec the segmenter takes, and as an H.264 SEI: no panic, and a frame
+// that is taken has a sane length and parameters from which an init
+// segment can be built.
+func FuzzAudioFrame(f *testing.F) {
+	f.Add([]byte{0xff, 0xf1, 0x50, 0x80, 0x2e, 0x7f, 0xfc})                   // ADTS, AAC-LC 48 kHz stereo
+	f.Add([]byte{0xff, 0xfd, 0x84, 0x04, 0x00, 0x00})                         // MPEG-1 layer II 64 kbit/s 48 kHz
+	f.Add([]byte{0xff, 0xfb, 0x54, 0xc4, 0x00, 0x00})                         // MPEG-1 layer III
+	f.Add([]byte{0x0b, 0x77, 0x8a, 0x3c, 0x08, 0x40, 0x43, 0xe1, 0x00})       // AC-3 64 kbit/s 48 kHz
+	f.Add([]byte{0x0b, 0x77, 0x00, 0xbf, 0x34, 0x86, 0x00, 0x00, 0x00})       // E-AC-3 independent substream
+	f.Add([]byte{0x06, 0x06, 0x01, 0xc4, 0x80, 0x00, 0x00, 0x03, 0x00, 0x80}) // SEI: recovery point
+	f.Fuzz(func(t *testing.T, b []byte) {
+		hasRecoveryPoint(b)
+		for _, c := range []audioCodec{audioAAC, audioMPEG, audioAC3, audioEAC3} {
+			fr, ok := parseAudioFrame(c, b)
+			if !ok {
+				continue
+			}
+			// A frame must move the parser on (an empty ADTS frame, header
+			// only, was always taken).
+			if fr.frameLen <= 0 || fr.frameLen < fr.headerLen || fr.headerLen < 0 {
+				t.Fatalf("%s: frame of %d bytes with a header of %d", c, fr.frameLen, fr.headerLen)
+			}
+			if fr.skip {
+				continue
+			}
+			p := fr.p
+			if p.codec != c || p.rate <= 0 || p.samples <= 0 || p.channels == 0 {
+				t.Fatalf("%s: params %+v", c, p)
+			}
+			// mp4ff encodes no AudioSpecificConfig for some AAC object types
+			// (Main, SSR): such a track was refused before other codecs came.
+			if _, err := buildInit(nil, &p); err != nil && c != audioAAC {
+				t.Fatalf("%s: params %+v make no init: %v", c, p, err)
+			}
+		}
+	})
+}

@@ -1,8 +1,11 @@
 // Package media holds the media model: init segments, fMP4 media segments, MPEG-TS demux and the keyframe segmenter.
 //
 // A stream is one [Init] (ftyp+moov describing every track: H.264 or H.265
-// video, AAC audio) and a sequence of [Segment] values, each one moof+mdat
-// holding all tracks and starting on a video keyframe. Segments are named by
+// video; AAC, MPEG-1/2 audio, AC-3 or E-AC-3 audio) and a sequence of
+// [Segment] values, each one moof+mdat holding all tracks and starting on a
+// video keyframe: a random access point, which is an IDR picture, an H.264
+// picture with a recovery point SEI (open GOP, intra refresh) or an H.265
+// IRAP picture (IDR, CRA, BLA). Segments are named by
 // their UTC start in milliseconds and refer to their init by content hash
 // ([InitHash]); [Checksum] names their bytes.
 //
@@ -10,7 +13,14 @@
 // come in any alignment, garbage is skipped and counted), demuxes with
 // go-astits (PAT, PMT and PES), takes the first program or the configured
 // one, and cuts a segment at the first keyframe at or after the target
-// duration (audio-only streams: on an audio frame boundary).
+// duration (audio-only streams: on an audio frame boundary). It takes the
+// first H.264 or H.265 track and one audio track: the first AAC one, else
+// the first MPEG audio (stream types 0x03, 0x04), AC-3 or E-AC-3 one (ATSC
+// 0x81, 0x87, or DVB private data with an AC-3 or E-AC-3 descriptor).
+// Every other track of the PMT is counted in Stats.Unsupported and logged,
+// once per change of the PMT. A segment holds at most 32 MiB: without a
+// keyframe by then it is cut, and frames up to the next keyframe are
+// dropped (see maxSegBytes).
 //
 // Timing: the first keyframe is anchored to the wall clock; every later frame
 // is placed at anchor + (DTS - anchor DTS), with 33-bit wraps unwrapped. The

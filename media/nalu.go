@@ -85,18 +85,22 @@ func cloneNALs(in [][]byte) [][]byte {
 // accessUnit is the result of scanning one video access unit.
 type accessUnit struct {
 	key           bool
-	size          int // AVCC size of the kept NAL units
+	recovery      bool // H.264: a recovery point SEI, so a random access point though not IDR
+	size          int  // AVCC size of the kept NAL units
 	vps, sps, pps [][]byte
 }
 
 // scanAU classifies the NAL units of an access unit: whether it is a
-// keyframe (H.264 IDR, H.265 IRAP), its in-band parameter sets, and the
+// keyframe (a random access point: H.264 IDR, or a picture with a recovery
+// point SEI as open-GOP and intra-refresh encoders send; H.265 IRAP, which
+// takes in CRA and BLA), its in-band parameter sets, and the
 // length-prefixed size of the NAL units kept in the sample (access unit
 // delimiters, filler data and parameter sets are left out; they live in the
 // init segment).
 func scanAU(codec videoCodec, data []byte, nals []nalRange, au *accessUnit) {
-	au.key = false
+	au.key, au.recovery = false, false
 	au.size = 0
+	slice := false
 	au.vps, au.sps, au.pps = au.vps[:0], au.sps[:0], au.pps[:0]
 	for _, n := range nals {
 		nal := data[n.start:n.end]
@@ -112,6 +116,14 @@ func scanAU(codec videoCodec, data []byte, nals []nalRange, au *accessUnit) {
 				continue
 			case 5:
 				au.key = true
+			case 1:
+				// Only a reference picture starts decoding: a recovery
+				// point on a disposable picture (a B-frame) is not taken.
+				slice = slice || nal[0]&0x60 != 0
+			case 6:
+				if !au.recovery && hasRecoveryPoint(nal) {
+					au.recovery = true
+				}
 			}
 		} else {
 			if len(nal) < 2 {
@@ -134,6 +146,9 @@ func scanAU(codec videoCodec, data []byte, nals []nalRange, au *accessUnit) {
 			}
 		}
 		au.size += 4 + len(nal)
+	}
+	if au.recovery && slice {
+		au.key = true
 	}
 }
 

@@ -24,6 +24,10 @@ type SegmenterConfig struct {
 	OnInit func(Init)
 	// OnSegment is called with each finished media segment, in order.
 	OnSegment func(Segment)
+	// Logger receives the segmenter's log lines (tracks not recorded,
+	// timestamp jumps, ...), with the component added. By default,
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // Stats counts what a Segmenter saw. All fields only grow.
@@ -33,7 +37,7 @@ type Stats struct {
 	CCErrors        uint64 // continuity-counter errors
 	PTSWraps        uint64 // 33-bit PTS wraps handled
 	Discontinuities uint64 // timestamp jumps that re-anchored the timeline
-	Unsupported     uint64 // PMTs that list no supported codec, or frames of unsupported codecs dropped
+	Unsupported     uint64 // PMTs that list no supported codec, PMT tracks not carried (once per PMT change), frames that cannot be carried dropped
 	Frames          uint64 // access units (video + audio) taken into segments
 	Segments        uint64 // segments emitted
 }
@@ -56,9 +60,14 @@ const (
 	// demuxBatch is how many TS packets are buffered before demuxing: about
 	// 12 ms at 4 Mbit/s.
 	demuxBatch = 32
-	// maxSegBytes bounds the video bytes one segment may hold while it waits
-	// for a keyframe.
-	maxSegBytes = 64 << 20
+	// maxSegBytes bounds the media bytes (video and audio) of one segment:
+	// half the 64 MiB a segment may have to cross a plugin boundary
+	// (sdk.MaxSegmentSize, M4F's default cap), which leaves room for the
+	// moof and the audio that still joins a cut segment. A source that
+	// sends no keyframe for that long has its segment cut at a non-key
+	// frame; the frames up to the next random access point are dropped, so
+	// every segment still starts on one and stays playable.
+	maxSegBytes = 32 << 20
 	// writeChunk bounds the bytes taken from one Write at a time.
 	writeChunk = 64 << 10
 	// defaultFrame90 is the video frame duration assumed before one is known.
@@ -87,6 +96,8 @@ type Segmenter struct {
 	pmtPID, program     int
 	videoPID, audioPID  int
 	vcodec              videoCodec
+	acodec              audioCodec
+	dropped, dropBuf    []uint32 // the PMT's tracks not carried (PID<<8 | stream type), as last logged; scratch
 	audioOnly           bool
 	pmtSeen             bool
 	unsupported         bool
@@ -152,9 +163,12 @@ func NewSegmenter(cfg SegmenterConfig) *Segmenter {
 	if cfg.OnSegment == nil {
 		cfg.OnSegment = func(Segment) {}
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	s := &Segmenter{
 		cfg:      cfg,
-		log:      slog.Default().With("component", "media.segmenter"),
+		log:      cfg.Logger.With("component", "media.segmenter"),
 		pmtPID:   -1,
 		videoPID: -1,
 		audioPID: -1,

@@ -1,4 +1,4 @@
-// This file holds the audio path: ADTS frames onto the UTC timeline, queued until video passes them, and placed into segments.
+// This file holds the audio path: audio frames (AAC, MPEG audio, AC-3, E-AC-3) onto the UTC timeline, queued until video passes them, and placed into segments.
 
 package media
 
@@ -8,7 +8,7 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 )
 
-// queuedAudio is an AAC frame on the UTC timeline, waiting for video to
+// queuedAudio is an audio frame on the UTC timeline, waiting for video to
 // pass its time so it lands in the right segment.
 type queuedAudio struct {
 	t90  int64 // UTC in 90 kHz ticks
@@ -27,9 +27,9 @@ func (s *Segmenter) onAudio(pts int64, data []byte) {
 	}
 	off := 0
 	for off < len(data) {
-		f, ok := parseADTS(data[off:])
+		f, ok := parseAudioFrame(s.acodec, data[off:])
 		if !ok {
-			j := bytes.IndexByte(data[off+1:], 0xff)
+			j := bytes.IndexByte(data[off+1:], s.acodec.syncByte())
 			if j < 0 {
 				break
 			}
@@ -43,27 +43,28 @@ func (s *Segmenter) onAudio(pts int64, data []byte) {
 			}
 			break
 		}
-		if f.blocks != 1 || f.channels == 0 {
+		if f.skip {
 			s.stats.Unsupported++
 			off += f.frameLen
 			continue
 		}
 		ap := s.ap
-		if !ap.matches(f) {
-			ap = &audioParams{objectType: f.objectType, rateIndex: f.rateIndex, channels: f.channels, rate: adtsRates[f.rateIndex]}
+		if ap == nil || *ap != f.p {
+			ap = &audioParams{}
+			*ap = f.p
 			if s.ap != nil && s.aHave && s.ap.rate != ap.rate {
 				s.aNext = s.aNext * int64(ap.rate) / int64(s.ap.rate)
 			}
 			s.ap = ap
 		}
-		fu := u + idx*aacSamplesPerFrame*90000/int64(ap.rate)
-		s.onAACFrame(fu, ap, data[off+f.headerLen:off+f.frameLen])
+		fu := u + idx*int64(ap.samples)*90000/int64(ap.rate)
+		s.onAudioFrame(fu, ap, data[off+f.headerLen:off+f.frameLen])
 		idx++
 		off += f.frameLen
 	}
 }
 
-func (s *Segmenter) onAACFrame(u int64, ap *audioParams, payload []byte) {
+func (s *Segmenter) onAudioFrame(u int64, ap *audioParams, payload []byte) {
 	if !s.anchored {
 		if !s.audioOnly {
 			return // audio waits for the first keyframe
@@ -88,7 +89,7 @@ func (s *Segmenter) onAACFrame(u int64, ap *audioParams, payload []byte) {
 	}
 	s.lastAT = t
 	tr := toRate(t, ap.rate)
-	const slack = 2 * aacSamplesPerFrame
+	slack := 2 * int64(ap.samples)
 	switch {
 	case !s.aHave:
 		s.aNext = max(tr, toRate(s.aFloor90, ap.rate))
@@ -99,7 +100,7 @@ func (s *Segmenter) onAACFrame(u int64, ap *audioParams, payload []byte) {
 		return // overlaps audio already taken
 	}
 	fr := s.aNext
-	s.aNext += aacSamplesPerFrame
+	s.aNext += int64(ap.samples)
 	q := queuedAudio{t90: to90(fr, ap.rate), tr: fr, ap: ap, data: payload}
 	if s.audioOnly {
 		s.placeAudioOnly(q)
@@ -177,9 +178,9 @@ func (s *Segmenter) addAudio(g *segBuilder, q queuedAudio) {
 	} else if q.tr < g.aNext {
 		return
 	}
-	g.as = append(g.as, mp4.Sample{Flags: mp4.SyncSampleFlags, Dur: aacSamplesPerFrame, Size: uint32(len(q.data))})
+	g.as = append(g.as, mp4.Sample{Flags: mp4.SyncSampleFlags, Dur: uint32(q.ap.samples), Size: uint32(len(q.data))})
 	g.adata = append(g.adata, q.data...)
-	g.aNext = q.tr + aacSamplesPerFrame
+	g.aNext = q.tr + int64(q.ap.samples)
 	g.aEnd90 = to90(g.aNext, q.ap.rate)
 	s.stats.Frames++
 }

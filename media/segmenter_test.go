@@ -552,6 +552,8 @@ func TestSegmenterBadInput(t *testing.T) {
 	}
 	mp2 := genTS(t, "mp2.ts", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine", "-t", "3",
 		"-c:v", "mpeg2video", "-c:a", "mp2", "-f", "mpegts")
+	mpeg2v := genTS(t, "mpeg2v.ts", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "3",
+		"-c:v", "mpeg2video", "-f", "mpegts")
 	tests := []struct {
 		name  string
 		input [][]byte
@@ -586,9 +588,15 @@ func TestSegmenterBadInput(t *testing.T) {
 			}
 			checkStarts(t, r.segs, 0)
 		}},
-		{"unsupported codecs", [][]byte{mp2}, func(t *testing.T, r result) {
+		{"unsupported codecs", [][]byte{mpeg2v}, func(t *testing.T, r result) {
 			if r.stats.Unsupported != 1 || len(r.segs) != 0 || len(r.inits) != 0 || r.stats.Packets == 0 {
 				t.Errorf("stats %+v, %d segments", r.stats, len(r.segs))
+			}
+		}},
+		{"an unsupported track counted once", [][]byte{mp2}, func(t *testing.T, r result) {
+			// MPEG-2 video is not carried; the MP2 audio records alone.
+			if r.stats.Unsupported != 1 || len(r.segs) == 0 || len(r.inits) != 1 || r.inits[0].Codecs != "mp4a.6B" {
+				t.Errorf("stats %+v, %d segments, inits %d", r.stats, len(r.segs), len(r.inits))
 			}
 		}},
 	}

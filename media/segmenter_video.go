@@ -15,6 +15,14 @@ func (s *Segmenter) onVideo(pts, dts int64, data []byte) {
 	if s.au.size == 0 {
 		return
 	}
+	if s.au.size > maxSegBytes {
+		// One access unit larger than a segment may be: nothing can carry
+		// it. Drop it, end the segment that it belonged to at the next
+		// frame and wait for a random access point.
+		s.stats.Unsupported++
+		s.forceCut = true
+		return
+	}
 	u := s.unwrap(&s.vU, dts, true)
 	cto := signed33(pts - dts)
 	if cto < 0 || cto > 10*90000 {
@@ -69,7 +77,7 @@ func (s *Segmenter) onVideo(pts, dts int64, data []byte) {
 			cut = t/90 > g.start90/90
 		} else if s.forceCut {
 			cut = true
-		} else if t-g.start90 >= s.maxSeg90 || len(g.vdata) >= maxSegBytes {
+		} else if t-g.start90 >= s.maxSeg90 || len(g.vdata)+len(g.adata)+s.au.size > maxSegBytes {
 			// No keyframe for far too long: end the segment here and wait
 			// for one rather than hold the stream in memory.
 			s.log.Warn("no keyframe, segment cut", "held_ms", (t-g.start90)/90, "bytes", len(g.vdata))

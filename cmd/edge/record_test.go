@@ -451,12 +451,12 @@ func TestBadInputCounted(t *testing.T) {
 	}
 	testkit.Eventually(t, 15*time.Second, "garbage to be counted", func() bool { return metric("garbage_bytes") > 0 })
 
-	// A TS whose only program carries MPEG-1 audio (mp2), which we do not take.
-	mp2 := testkit.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3", "-c:a", "mp2",
+	// A TS whose only program carries MPEG-2 video, which we do not take.
+	mpeg2 := testkit.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "3", "-c:v", "mpeg2video",
 		"-f", "mpegts", fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port))
 	testkit.Eventually(t, 30*time.Second, "the unsupported codec to be counted", func() bool { return metric("unsupported") > 0 })
-	testkit.Eventually(t, 20*time.Second, "the mp2 sender to finish", mp2.Exited)
+	testkit.Eventually(t, 20*time.Second, "the mpeg-2 sender to finish", mpeg2.Exited)
 	if node.Exited() {
 		t.Fatal("node died on bad input")
 	}

@@ -109,6 +109,7 @@ func newSink(log *slog.Logger, c *counters, program int, target time.Duration, e
 	s.seg = media.NewSegmenter(media.SegmenterConfig{
 		TargetDuration: target,
 		Program:        program,
+		Logger:         log,
 		OnInit: func(init media.Init) {
 			if s.err != nil {
 				return
