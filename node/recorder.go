@@ -32,6 +32,10 @@ type recorder struct {
 	done  chan struct{}
 
 	lastInit string // last init written (only touched by run)
+
+	// stored, when set, is told of each segment the store confirmed; the
+	// stream's live window then serves the segment from its file.
+	stored func(sdk.SegmentInfo)
 }
 
 func newRecorder(stream string, store func(context.Context) (sdk.Store, error), log *slog.Logger, m *Metrics) *recorder {
@@ -105,7 +109,8 @@ func (r *recorder) write(ctx context.Context, p pending) error {
 		}
 		r.lastInit = p.init.Hash
 	}
-	if _, err := st.WriteSegment(ctx, r.stream, p.seg); err != nil {
+	info, err := st.WriteSegment(ctx, r.stream, p.seg)
+	if err != nil {
 		// A write that landed but whose answer was lost (the plugin died
 		// right after) is done: the store refuses it the second time.
 		if have, lerr := st.Segments(ctx, r.stream, p.seg.Start, p.seg.Start+1); lerr == nil &&
@@ -115,6 +120,9 @@ func (r *recorder) write(ctx context.Context, p pending) error {
 		// After a store restart the init may be needed again.
 		r.lastInit = ""
 		return err
+	}
+	if r.stored != nil {
+		r.stored(info)
 	}
 	r.metrics.SegmentsWritten.WithLabelValues(r.stream).Inc()
 	r.metrics.BytesWritten.WithLabelValues(r.stream).Add(float64(len(p.seg.Data)))
