@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Serving speed of the fasthttp front against nginx (sendfile on) serving
 # the same bytes, in the same run, with wrk on 127.0.0.1:
-#   - a ~1.5 MiB live segment (edge: from the live window in memory),
+#   - a ~1.5 MiB live segment of a recorded stream (edge: sent from its
+#     archive file with sendfile, as the live window does once the archive
+#     holds a segment; RECORD=0: a stream that is not recorded, whose live
+#     window keeps the bytes in memory),
 #   - the live playlist (edge: built per request; nginx: the same bytes as a file).
 # Prints each throughput and the ratio edge/nginx.
 #
-#   bench/serve.sh [SECONDS] [CONNECTIONS]     (defaults: 10 and 64)
+#   bench/serve.sh [SECONDS] [CONNECTIONS]     (defaults: 10 and 64; env RECORD=1)
 #
 # Needs ffmpeg, nginx and wrk (apt-get install -y ffmpeg nginx-light wrk).
 set -euo pipefail
@@ -43,6 +46,7 @@ listen = "127.0.0.1:$port"
   name = "s"
   inputs = ["file://$work/src.ts"]
 EOF
+if [ "${RECORD:-1}" = 1 ]; then echo "  dvr = { root = \"$work/archive\", depth = \"1h\" }" >> "$work/topology.toml"; fi
 "$work/edge" run "$work/topology.toml" 2> "$work/edge.log" &
 edge_pid=$!
 

@@ -3,6 +3,8 @@ package cache
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -55,6 +57,37 @@ type LiveSegment struct {
 	// exactly when Disc): a segment was missed, or the source changed. A
 	// playlist never lists a segment with Break after another segment.
 	Break bool
+	// Path is set, and Data is nil, once the archive holds the segment in
+	// a local file (see Live.Stored): the bytes are then read from, or
+	// sent with sendfile(2) from, that file of Size bytes, whose
+	// media.Checksum is Checksum.
+	Path     string
+	Size     int64
+	Checksum string
+}
+
+// Len is the segment's size in bytes.
+func (s LiveSegment) Len() int64 {
+	if s.Data != nil {
+		return int64(len(s.Data))
+	}
+	return s.Size
+}
+
+// Bytes returns the segment's bytes: Data, or the file's contents. It
+// fails when the file has gone (retention) or changed size.
+func (s LiveSegment) Bytes() ([]byte, error) {
+	if s.Data != nil || s.Path == "" {
+		return s.Data, nil
+	}
+	b, err := os.ReadFile(s.Path)
+	if err != nil {
+		return nil, fmt.Errorf("live segment %d: %w", s.Start, err)
+	}
+	if int64(len(b)) != s.Size {
+		return nil, fmt.Errorf("live segment %d: file %s has %d bytes, want %d", s.Start, s.Path, len(b), s.Size)
+	}
+	return b, nil
 }
 
 // LiveView is an immutable snapshot of a live window. Callers must not
@@ -239,9 +272,36 @@ func (l *Live) TargetDuration() int64 { return max(1, l.maxTarget.Load()) }
 func (l *Live) Snapshot() LiveView { return l.cur.Load().view }
 
 // Segment returns the segment of the window that starts at start (UTC ms).
-func (l *Live) Segment(start int64) (media.Segment, bool) {
-	s, ok := l.cur.Load().view.Find(start)
-	return s.Segment, ok
+// Its Data is nil when it is served from its archive file (Path).
+func (l *Live) Segment(start int64) (LiveSegment, bool) {
+	return l.cur.Load().view.Find(start)
+}
+
+// Stored tells the window that the archive holds its segment that starts
+// at start in the local file path, of size bytes with that checksum: the
+// window drops its copy of the bytes and serves the file from then on (the
+// page cache keeps a hot file's bytes, and sendfile(2) sends them). It is
+// ignored when the segment has left the window or its size differs. A
+// stream that is not recorded on local disk never calls it, and its
+// window keeps the bytes.
+func (l *Live) Stored(start int64, path string, size int64, checksum string) {
+	if path == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.cur.Load()
+	segs := old.view.Segments
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].Start >= start })
+	if i == len(segs) || segs[i].Start != start || segs[i].Data == nil || int64(len(segs[i].Data)) != size {
+		return
+	}
+	ns := make([]LiveSegment, len(segs))
+	copy(ns, segs)
+	ns[i].Data, ns[i].Path, ns[i].Size, ns[i].Checksum = nil, path, size, checksum
+	// Same segments, same Index: waiters need not wake, so the pushed
+	// channel carries over.
+	l.cur.Store(&liveState{view: LiveView{Inits: old.view.Inits, Segments: ns}, pushed: old.pushed})
 }
 
 // Init returns the init segment with that hash if a segment of the window uses it.

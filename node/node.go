@@ -180,6 +180,8 @@ func (n *Node) newStream(sc *config.Stream, key string) (*Stream, error) {
 	}
 	if sc.DVR != nil {
 		s.rec = newRecorder(sc.Name, n.cfg.Plugins.Store, log, n.cfg.Metrics)
+		live := s.live
+		s.rec.stored = func(info sdk.SegmentInfo) { live.Stored(info.Start, info.Path, info.Size, info.Checksum) }
 	}
 	return s, nil
 }

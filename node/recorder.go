@@ -51,6 +51,10 @@ type recorder struct {
 	// until a write succeeds again; dropped counts the drops meanwhile.
 	overflow atomic.Bool
 	dropped  atomic.Int64
+
+	// stored, when set, is told of each segment the store confirmed; the
+	// stream's live window then serves the segment from its file.
+	stored func(sdk.SegmentInfo)
 }
 
 func newRecorder(stream string, store func(context.Context) (sdk.Store, error), log *slog.Logger, m *Metrics) *recorder {
@@ -203,7 +207,8 @@ func (r *recorder) write(ctx context.Context, p pending) (wroteInit bool, err er
 		r.lastInit = p.init.Hash
 		wroteInit = true
 	}
-	if _, err := st.WriteSegment(ctx, r.stream, p.seg); err != nil {
+	info, err := st.WriteSegment(ctx, r.stream, p.seg)
+	if err != nil {
 		// A write that landed but whose answer was lost (the plugin died
 		// right after) is done: the store refuses it the second time.
 		if have, lerr := st.Segments(ctx, r.stream, p.seg.Start, p.seg.Start+1); lerr == nil &&
@@ -213,6 +218,9 @@ func (r *recorder) write(ctx context.Context, p pending) (wroteInit bool, err er
 		// After a store restart the init may be needed again.
 		r.lastInit = ""
 		return wroteInit, err
+	}
+	if r.stored != nil {
+		r.stored(info)
 	}
 	r.metrics.SegmentsWritten.WithLabelValues(r.stream).Inc()
 	r.metrics.BytesWritten.WithLabelValues(r.stream).Add(float64(len(p.seg.Data)))

@@ -259,8 +259,15 @@ func (s *Server) serveM4FSegment(actx context.Context, ctx *fasthttp.RequestCtx,
 	}
 	if l := st.Live(); l != nil {
 		if seg, ok := l.Segment(start); ok {
-			setInfo(seg.Duration, seg.InitHash, media.Checksum(seg.Data))
-			return serveBytes(ctx, seg.Data, ctypeMP4)
+			if seg.Data != nil {
+				setInfo(seg.Duration, seg.InitHash, media.Checksum(seg.Data))
+				return serveBytes(ctx, seg.Data, ctypeMP4)
+			}
+			if f, size, ok := openSized(seg.Path, seg.Size); ok {
+				setInfo(seg.Duration, seg.InitHash, seg.Checksum)
+				return serveFile(ctx, f, size, ctypeMP4)
+			}
+			// Its file went (retention): the archive answers below.
 		}
 	}
 	notHere := notFound("m4f: no segment at " + strconv.FormatInt(start, 10))

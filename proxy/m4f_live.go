@@ -178,7 +178,19 @@ func (b *liveBody) WriteTo(w io.Writer) (int64, error) {
 				}
 				lastInit = seg.InitHash
 			}
-			if err := frame("segment", func() error { return fw.WriteSegment(seg.Segment) }); err != nil {
+			ms := seg.Segment
+			if ms.Data == nil {
+				// The archive holds it (cache.Live.Stored): read its file.
+				data, err := seg.Bytes()
+				if err != nil {
+					mt.skipped.Inc()
+					b.log.Warn("m4f live: segment file unreadable, skipped", "start", seg.Start, "err", err)
+					lastSeq, lastStart = seg.Index, seg.Start
+					continue
+				}
+				ms.Data = data
+			}
+			if err := frame("segment", func() error { return fw.WriteSegment(ms) }); err != nil {
 				return cw.n, err
 			}
 			lastSeq, lastStart, sameLive = seg.Index, seg.Start, true

@@ -56,7 +56,13 @@ func (s *Server) serveSegment(actx context.Context, ctx *fasthttp.RequestCtx, st
 	ctx.Response.Header.Set("Cache-Control", cacheImmutable)
 	if l := st.Live(); l != nil {
 		if seg, ok := l.Segment(start); ok {
-			return serveBytes(ctx, seg.Data, ctypeSegment)
+			if seg.Data != nil {
+				return serveBytes(ctx, seg.Data, ctypeSegment)
+			}
+			if f, size, ok := openSized(seg.Path, seg.Size); ok {
+				return serveFile(ctx, f, size, ctypeSegment)
+			}
+			// Its file went (retention): the archive answers below.
 		}
 	}
 	key := cache.Key{Stream: st.Name(), Start: start}
@@ -72,17 +78,10 @@ func (s *Server) serveSegment(actx context.Context, ctx *fasthttp.RequestCtx, st
 	if e.data != nil { // it reached the live window meanwhile
 		return serveBytes(ctx, e.data, ctypeSegment)
 	}
-	if e.path != "" {
-		f, err := os.Open(e.path)
-		if err == nil {
-			fi, err := f.Stat()
-			if err == nil && fi.Mode().IsRegular() && fi.Size() == e.size {
-				return serveFile(ctx, f, fi.Size(), ctypeSegment)
-			}
-			f.Close()
-		}
-		// Removed by retention or rewritten: let the store answer.
+	if f, size, ok := openSized(e.path, e.size); ok {
+		return serveFile(ctx, f, size, ctypeSegment)
 	}
+	// No file, or removed by retention or rewritten: let the store answer.
 	b, err := st.Archive().ReadSegment(actx, start)
 	if err != nil {
 		return archiveError("read segment "+strconv.FormatInt(start, 10), err)
@@ -91,6 +90,24 @@ func (s *Server) serveSegment(actx context.Context, ctx *fasthttp.RequestCtx, st
 		m.Add(key, b)
 	}
 	return serveBytes(ctx, b, ctypeSegment)
+}
+
+// openSized opens the regular file path when it holds size bytes; the
+// caller owns the file.
+func openSized(path string, size int64) (*os.File, int64, bool) {
+	if path == "" {
+		return nil, 0, false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, false
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
+		f.Close()
+		return nil, 0, false
+	}
+	return f, size, true
 }
 
 // serveBytes answers with b (shared, not copied), honouring Range.

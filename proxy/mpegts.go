@@ -55,8 +55,7 @@ func newTSMetrics(reg prometheus.Registerer) *tsMetrics {
 func (s *Server) findEntry(actx context.Context, st Stream, start int64) (entry, error) {
 	if l := st.Live(); l != nil {
 		if seg, ok := l.Segment(start); ok {
-			return entry{start: seg.Start, dur: seg.Duration, size: int64(len(seg.Data)), init: seg.InitHash,
-				data: seg.Data, live: true}, nil
+			return liveEntry(&seg), nil
 		}
 	}
 	ar := st.Archive()
@@ -282,8 +281,7 @@ func (b *tsBody) WriteTo(w io.Writer) (int64, error) {
 			}
 			continue
 		}
-		e := entry{start: next.Start, dur: next.Duration, size: int64(len(next.Data)), init: next.InitHash,
-			data: next.Data, live: true}
+		e := liveEntry(next)
 		if err := send(&e); err != nil {
 			b.log.Debug("mpegts stream ended", "error", err)
 			return cw.n, err

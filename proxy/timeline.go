@@ -13,8 +13,8 @@ type entry struct {
 	start, dur int64
 	size       int64  // bytes
 	init       string // init hash
-	path       string // archive file, "" when none or from the live window
-	data       []byte // bytes when the segment comes from the live window
+	path       string // archive file, "" when none
+	data       []byte // bytes when the live window holds them
 	disc       bool   // a gap or an init change comes before it (never set on the first)
 	live       bool   // from the live window
 	seq        int64  // live media sequence number, when live
@@ -47,8 +47,9 @@ func timeline(ctx context.Context, ar Archive, view cache.LiveView, from, to int
 			if ls.Start < from || ls.Start >= to {
 				continue
 			}
-			out = appendEntry(out, entry{start: ls.Start, dur: ls.Duration, size: int64(len(ls.Data)), init: ls.InitHash,
-				data: ls.Data, live: true, seq: ls.Seq, discSeq: ls.DiscSeq})
+			e := liveEntry(ls)
+			e.seq, e.discSeq = ls.Seq, ls.DiscSeq
+			out = appendEntry(out, e)
 			continue
 		}
 		si := &infos[0]
@@ -59,6 +60,13 @@ func timeline(ctx context.Context, ar Archive, view cache.LiveView, from, to int
 		out = appendEntry(out, entry{start: si.Start, dur: si.Duration, size: si.Size, init: si.InitHash, path: si.Path})
 	}
 	return out, nil
+}
+
+// liveEntry is the entry of a live window segment: its bytes, or its
+// archive file once the archive holds it (cache.Live.Stored).
+func liveEntry(ls *cache.LiveSegment) entry {
+	return entry{start: ls.Start, dur: ls.Duration, size: ls.Len(), init: ls.InitHash,
+		data: ls.Data, path: ls.Path, live: true}
 }
 
 // appendEntry appends e unless it overlaps the previous entry by more than

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"path"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 )
@@ -25,8 +26,10 @@ type uiAsset struct {
 	etag  string
 }
 
-// uiAssets are the files served under /assets/, by name; "" is the page.
-var uiAssets = loadUIAssets()
+// uiAssets returns the files served under /assets/, by name; "" is the
+// page. They are loaded on first use, not at package init: plugin
+// processes run the same binary and never serve them.
+var uiAssets = sync.OnceValue(loadUIAssets)
 
 func loadUIAssets() map[string]uiAsset {
 	ctypes := map[string]string{
@@ -59,14 +62,14 @@ func loadUIAssets() map[string]uiAsset {
 // stream may be called "assets": its URLs (index.m3u8, ...) never collide
 // with these names.
 func isUIAsset(name string) bool {
-	_, ok := uiAssets[name]
+	_, ok := uiAssets()[name]
 	return ok && name != ""
 }
 
 // serveUI answers / (name "") and /assets/{name}. The files change only
 // with the binary: clients revalidate with the ETag.
 func (s *Server) serveUI(ctx *fasthttp.RequestCtx, name string) error {
-	a, ok := uiAssets[name]
+	a, ok := uiAssets()[name]
 	if !ok {
 		return notFound("no such asset")
 	}
