@@ -31,7 +31,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		name = "plugin-" + args[1]
 	}
 	startProfile(name)
-	setGCDefaults()
 	switch args[0] {
 	case "up":
 		return cmdUp(args[1:], stdout, stderr)
