@@ -27,6 +27,32 @@ func (n *Node) OnPlayOf(name string) string {
 	return n.OnPlay
 }
 
+// OnPlayFunc returns OnPlayOf as a function that answers from a map for
+// the streams the file lists (it is asked on every viewer request), or nil
+// when nothing on the node has an on_play.
+func (n *Node) OnPlayFunc() func(stream string) string {
+	set := n.OnPlay != ""
+	for _, s := range n.Streams {
+		set = set || s.OnPlay != ""
+	}
+	for _, src := range n.Sources {
+		set = set || src.OnPlay != ""
+	}
+	if !set {
+		return nil
+	}
+	listed := make(map[string]string, len(n.Streams))
+	for _, s := range n.Streams {
+		listed[s.Name] = n.OnPlayOf(s.Name)
+	}
+	return func(name string) string {
+		if v, ok := listed[name]; ok {
+			return v
+		}
+		return n.OnPlayOf(name)
+	}
+}
+
 // checkOnPlay reports what is wrong with an on_play URL, "" when nothing:
 // it must be an absolute http:// or https:// URL with a host, no fragment
 // and no user info (credentials would end up in logs).

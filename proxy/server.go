@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -102,7 +103,10 @@ type Server struct {
 	cancel context.CancelFunc
 
 	replMu sync.Mutex
-	repl   []*fasthttp.Server // replication listeners (ServeReplication); guarded by replMu
+	repl   []*fasthttp.Server // replication and metrics listeners (ServeReplication, ServeMetrics); guarded by replMu
+
+	policy atomic.Pointer[Policy] // SetPolicy; nil: nobody is checked, admin surfaces loopback only
+	onplay *onPlay
 }
 
 // New returns a Server with cfg's defaults filled in.
@@ -149,6 +153,8 @@ func New(cfg Config) *Server {
 	s.metrics = newMetrics(cfg.Registry)
 	s.m4fm = newM4FMetrics(cfg.Registry)
 	s.tsm = newTSMetrics(cfg.Registry)
+	s.onplay = newOnPlay(cfg.Registry)
+	go s.sweepSessions(s.base)
 	if cfg.Memory != nil {
 		cfg.Registry.MustRegister(cfg.Memory.Collector())
 	}
@@ -255,6 +261,11 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 	if err != nil {
 		return err
 	}
+	if adminRoute(req.route) {
+		if err := s.checkAdmin(ctx); err != nil {
+			return err
+		}
+	}
 	switch req.route {
 	case routeMetrics:
 		s.promh(ctx)
@@ -283,6 +294,13 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 	}
 	if s.balanceViewer(ctx, req.route, req.name) {
 		return nil
+	}
+	sid, err := s.authorize(ctx, *req)
+	if err != nil {
+		return err
+	}
+	if sid != "" {
+		defer s.applySession(ctx, sid)
 	}
 	actx, cancel := context.WithTimeout(s.base, s.cfg.ArchiveTimeout)
 	defer cancel()
