@@ -153,6 +153,11 @@ func playlistRoute(rt route) bool {
 	return false
 }
 
+// errOnPlayUnavailable answers a viewer when the backend cannot answer and
+// the policy is to deny; writeError does not log it (logFailure does, once
+// per burst).
+var errOnPlayUnavailable = &httpError{status: fasthttp.StatusServiceUnavailable, msg: "authorization backend unavailable; try again"}
+
 var errSessionGone = &httpError{status: fasthttp.StatusForbidden, msg: "forbidden: viewer session expired or unknown; reload the playlist"}
 
 // authorize lets the request on a stream through, or returns why not. For
@@ -222,7 +227,7 @@ func (s *Server) askBackend(backend string, failOpen bool, stream, token, ip, pr
 		s.logFailure(backend, stream, err)
 		if !failOpen {
 			o.metrics.sessions.WithLabelValues("failed_denied").Inc()
-			return nil, &httpError{status: fasthttp.StatusServiceUnavailable, msg: "authorization backend unavailable; try again"}
+			return nil, errOnPlayUnavailable
 		}
 		o.metrics.sessions.WithLabelValues("failed_allowed").Inc()
 		idle = DefaultSessionIdle

@@ -346,6 +346,8 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, req request, err error) {
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	rt := req.route
 	switch {
+	case err == errOnPlayUnavailable:
+		// Logged once per burst by logFailure.
 	case status == 503:
 		s.log.Warn("request failed", "stream", req.name, "route", rt.String(), "path", string(ctx.Path()), "err", err)
 		msg = "archive temporarily unavailable"

@@ -14,7 +14,8 @@ import (
 	"github.com/edgedvr/edge/internal/testkit"
 )
 
-// playBackend is an on_play backend: it allows one token, denies the
+// playBackend is an on_play backend: it allows token allow (with the
+// default session lifetime) and "short" (X-AuthDuration: 2), denies the
 // others, and remembers every call's query.
 type playBackend struct {
 	*httptest.Server
@@ -33,11 +34,13 @@ func newPlayBackend(t *testing.T, allow string) *playBackend {
 		b.mu.Lock()
 		b.calls = append(b.calls, q)
 		b.mu.Unlock()
-		if q["token"] != b.allow {
+		switch q["token"] {
+		case b.allow:
+		case "short":
+			w.Header().Set("X-AuthDuration", "2")
+		default:
 			http.Error(w, "denied", http.StatusForbidden)
-			return
 		}
-		w.Header().Set("X-AuthDuration", "3")
 	}))
 	t.Cleanup(b.Close)
 	return b
@@ -81,7 +84,7 @@ func getAuth(t *testing.T, url, key string) int {
 // on_play backend and an admin_key, and an edge that restreams it behind
 // its own backend: the allowed token plays live and archive in ffprobe
 // and hls.js with one backend call per session, other tokens get 403, a
-// copied segment URL dies with its session, the edge's viewers never
+// copied segment URL dies with its session (X-AuthDuration), the edge's viewers never
 // reach the origin's backend, and with the backend down new viewers get
 // the documented 503 while recording goes on.
 func TestOnPlayAndAdmin(t *testing.T) {
@@ -182,7 +185,8 @@ listen = %q
 	assertPlayed(t, "archive with a token", testkit.Play(t, vod, testkit.PlayOptions{}))
 
 	// One backend call per session: Go, ffprobe and Chromium all come from
-	// 127.0.0.1 with the same token, so every HLS request was one session.
+	// 127.0.0.1 with the same token, so every HLS request of the allowed
+	// viewer, live and archive, playlists and segments, was one session.
 	if n := origin.count("proto=hls", "token=good"); n != 1 {
 		t.Errorf("the backend saw %d HLS calls for one session, want 1", n)
 	}
@@ -195,18 +199,31 @@ listen = %q
 
 	// Denied and missing tokens.
 	for _, u := range []string{base + "index.m3u8?token=bad", base + "index.m3u8", vod[:strings.Index(vod, "?")] + "?token=bad",
-		base + "recording_status.json", base + strings.TrimPrefix(seg[strings.Index(seg, "/")+1:], "/")} {
+		base + "recording_status.json", base + seg[strings.Index(seg, "/")+1:]} {
 		if c, _ := testkit.Get(t, u); c != 403 {
 			t.Errorf("GET %s: %d, want 403", u, c)
 		}
 	}
-	// The copied segment URL dies with its session (X-AuthDuration 3 s,
-	// unused from now on; the sweep drops it within 10 s).
-	testkit.Eventually(t, 30*time.Second, "every session to expire", func() bool {
-		return testkit.Metric(t, metrics, "edge_on_play_sessions") == 0
+	// A segment URL copied from a viewer's playlist dies with its session
+	// (X-AuthDuration 2 s, unused from then on; the sweep drops it within
+	// 10 s).
+	c, pl := testkit.Get(t, base+"index.m3u8?token=short")
+	short := sessionURI.FindString(string(pl))
+	if c != 200 || short == "" {
+		t.Fatalf("token short: %d\n%s", c, pl)
+	}
+	if c, _ := testkit.Get(t, base+short); c != 200 {
+		t.Fatalf("segment %s in the short session: %d", short, c)
+	}
+	held := testkit.Metric(t, metrics, "edge_on_play_sessions")
+	testkit.Eventually(t, 30*time.Second, "the short session to expire", func() bool {
+		return testkit.Metric(t, metrics, "edge_on_play_sessions") < held
 	})
-	if c, _ := testkit.Get(t, base+seg); c != 403 {
+	if c, _ := testkit.Get(t, base+short); c != 403 {
 		t.Errorf("segment URL of an expired session: %d, want 403", c)
+	}
+	if c, _ := testkit.Get(t, base+seg); c != 200 {
+		t.Errorf("segment URL of the live session: %d, want 200", c)
 	}
 
 	// The edge asks its own backend; the origin's never sees its viewers.
@@ -224,14 +241,17 @@ listen = %q
 		t.Errorf("the edge's backend saw %d calls, want 1", n)
 	}
 
-	// Backend down: new viewers get 503 (on_play_failure = deny), and
-	// recording goes on.
+	// Backend down: new viewers get 503 (on_play_failure = deny), a viewer
+	// whose session lives keeps watching, and recording goes on.
 	origin.Close()
 	written := testkit.Metric(t, metrics, "edge_dvr_segments_written_total")
 	for i := range 3 {
-		if c, b := testkit.Get(t, fmt.Sprintf("%sindex.m3u8?token=good&n=%d", base, i)); c != 503 {
+		if c, b := testkit.Get(t, fmt.Sprintf("%sindex.m3u8?token=new%d", base, i)); c != 503 {
 			t.Errorf("backend down: %d %s, want 503", c, b)
 		}
+	}
+	if c, _ := testkit.Get(t, base+"index.m3u8?token=good"); c != 200 {
+		t.Errorf("backend down: the live session's playlist: %d, want 200", c)
 	}
 	testkit.Eventually(t, 20*time.Second, "recording to go on", func() bool {
 		return testkit.Metric(t, metrics, "edge_dvr_segments_written_total") >= written+3
