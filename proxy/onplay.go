@@ -162,49 +162,61 @@ var errSessionGone = &httpError{status: fasthttp.StatusForbidden, msg: "forbidde
 
 // authorize lets the request on a stream through, or returns why not. For
 // a playlist it returns the session whose id the playlist's URIs carry
-// ("" when none).
-func (s *Server) authorize(ctx *fasthttp.RequestCtx, req request) (sessionID string, err error) {
+// (nil when none).
+func (s *Server) authorize(ctx *fasthttp.RequestCtx, req request) (*session, error) {
 	pol := s.policy.Load()
 	if pol == nil || pol.OnPlay == nil {
-		return "", nil
+		return nil, nil
 	}
 	backend := pol.OnPlay(req.name)
 	if backend == "" {
-		return "", nil
+		return nil, nil
 	}
 	now := s.cfg.Now().UnixNano()
 	if req.session != "" {
 		se := s.onplay.sessions.byID(req.session, now)
 		if se == nil || se.stream != req.name {
-			return "", errSessionGone
+			return nil, errSessionGone
 		}
-		return "", nil
+		return nil, nil
 	}
 	if s.adminAuthorized(ctx, pol) {
-		return "", nil // the operator, from the overview's player
+		return nil, nil // the operator, from the overview's player
 	}
 	proto := playProto(req.route)
-	token := string(ctx.QueryArgs().Peek("token"))
-	ip := ctx.RemoteIP().String()
-	key := proto + "\x00" + req.name + "\x00" + ip + "\x00" + token
-	se := s.onplay.sessions.byKey(key, now)
+	tokenB := ctx.QueryArgs().Peek("token")
+	ipB := ctx.RemoteIP()
+	if ip4 := ipB.To4(); ip4 != nil {
+		ipB = ip4 // one form per address in the key
+	}
+	// The key: protocol, stream, IP and token, built on the stack.
+	var buf [256]byte
+	kb := append(buf[:0], proto...)
+	kb = append(kb, 0)
+	kb = append(kb, req.name...)
+	kb = append(kb, 0)
+	kb = append(kb, ipB...)
+	kb = append(kb, 0)
+	kb = append(kb, tokenB...)
+	se := s.onplay.sessions.byKey(kb, now)
 	if se == nil {
+		key, token, ip := string(kb), string(tokenB), ipB.String()
 		v, err, _ := s.onplay.group.Do(key, func() (any, error) {
 			// A request that waited on another's call finds its session.
-			if se := s.onplay.sessions.byKey(key, s.cfg.Now().UnixNano()); se != nil {
+			if se := s.onplay.sessions.byKey([]byte(key), s.cfg.Now().UnixNano()); se != nil {
 				return se, nil
 			}
 			return s.askBackend(backend, pol.FailOpen, req.name, token, ip, proto, key)
 		})
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		se = v.(*session)
 	}
 	if playlistRoute(req.route) {
-		return se.id, nil
+		return se, nil
 	}
-	return "", nil
+	return nil, nil
 }
 
 // askBackend calls the on_play backend for a new session and stores the
@@ -349,12 +361,20 @@ func appendSessionDir(b []byte, id string) []byte {
 }
 
 // applySession rewrites the playlist just answered so that its URIs carry
-// the session id; such a playlist is one viewer's and no shared cache may
+// the session's id; such a playlist is one viewer's and no shared cache may
 // keep it.
-func (s *Server) applySession(ctx *fasthttp.RequestCtx, id string) {
+func (s *Server) applySession(ctx *fasthttp.RequestCtx, se *session) {
 	if ctx.Response.StatusCode() != fasthttp.StatusOK || ctx.IsHead() || ctx.Response.IsBodyStream() {
 		return
 	}
-	ctx.Response.SetBodyRaw(withSession(ctx.Response.Body(), id))
+	body := ctx.Response.Body()
+	var out []byte
+	if rw := se.rewritten.Load(); rw != nil && len(rw.src) == len(body) && len(body) > 0 && &rw.src[0] == &body[0] {
+		out = rw.out // the same shared rendering as last time
+	} else {
+		out = withSession(body, se.id)
+		se.rewritten.Store(&rewrite{src: body, out: out})
+	}
+	ctx.Response.SetBodyRaw(out)
 	ctx.Response.Header.Set("Cache-Control", "private, no-cache")
 }

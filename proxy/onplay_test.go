@@ -25,7 +25,9 @@ type authBackend struct {
 	duration string
 }
 
-func newAuthBackend(t *testing.T) *authBackend {
+func newAuthBackend(t *testing.T) *authBackend { return newAuthBackendTB(t) }
+
+func newAuthBackendTB(t testing.TB) *authBackend {
 	b := &authBackend{}
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := map[string]string{}
@@ -406,4 +408,28 @@ func sessionAlive(s *Server, id string) bool {
 	se := sh.byID[id]
 	sh.mu.RUnlock()
 	return se != nil && se.alive(time.Now().UnixNano())
+}
+
+// FuzzWithSession checks the playlist rewrite on any text: every
+// non-tag line and every EXT-X-MAP URI gets the session directory, nothing
+// else changes, and it never panics.
+func FuzzWithSession(f *testing.F) {
+	for _, s := range []string{
+		"#EXTM3U\n#EXT-X-MAP:URI=\"init-0123456789abcdef.mp4\"\n#EXTINF:2.000,\ns-1.m4s\n",
+		"", "\n", "#", "s-1.ts", "#EXT-X-MAP:URI=\"", "\n\n#EXT-X-MAP:URI=\"x\"\r\nseg\r\n",
+	} {
+		f.Add(s)
+	}
+	const id = "0123456789abcdef0123456789abcdef"
+	f.Fuzz(func(t *testing.T, in string) {
+		out := string(withSession([]byte(in), id))
+		if back := strings.ReplaceAll(out, sessionDir+id+"/", ""); back != strings.ReplaceAll(in, sessionDir+id+"/", "") {
+			t.Fatalf("withSession(%q) = %q: more than the session directory changed", in, out)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if line != "" && line[0] != '#' && !strings.HasPrefix(line, sessionDir+id+"/") {
+				t.Fatalf("withSession(%q): URI line %q without the session", in, line)
+			}
+		}
+	})
 }

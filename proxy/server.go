@@ -295,12 +295,12 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 	if s.balanceViewer(ctx, req.route, req.name) {
 		return nil
 	}
-	sid, err := s.authorize(ctx, *req)
+	se, err := s.authorize(ctx, *req)
 	if err != nil {
 		return err
 	}
-	if sid != "" {
-		defer s.applySession(ctx, sid)
+	if se != nil {
+		defer s.applySession(ctx, se)
 	}
 	actx, cancel := context.WithTimeout(s.base, s.cfg.ArchiveTimeout)
 	defer cancel()

@@ -23,7 +23,15 @@ type session struct {
 	id, key, stream string
 	idle            time.Duration // how long it lives unused
 	lastUse         atomic.Int64  // UTC ns of the last request that used it
+	// rewritten is the last playlist rewritten for this session: live
+	// playlists are rendered once per segment and shared, so the
+	// rewrite is reused until the next one.
+	rewritten atomic.Pointer[rewrite]
 }
+
+// rewrite is a playlist body (src, kept so its memory is not reused) and
+// its text with the session's URIs.
+type rewrite struct{ src, out []byte }
 
 func (se *session) alive(now int64) bool {
 	return now-se.lastUse.Load() <= int64(se.idle)
@@ -71,10 +79,11 @@ func (s *sessions) byID(id string, now int64) *session {
 }
 
 // byKey returns the live session opened with that key and marks it used.
-func (s *sessions) byKey(key string, now int64) *session {
-	sh := s.shard(key)
+// It does not allocate.
+func (s *sessions) byKey(key []byte, now int64) *session {
+	sh := &s.shards[maphash.Bytes(s.seed, key)%sessionShards]
 	sh.mu.RLock()
-	se := sh.byKey[key]
+	se := sh.byKey[string(key)]
 	sh.mu.RUnlock()
 	if se == nil || !se.alive(now) {
 		return nil
