@@ -269,6 +269,12 @@ func (o *onPlay) call(ctx context.Context, backend string, q url.Values) (time.D
 	}
 	resp, err := o.client.Do(req)
 	if err != nil {
+		// *url.Error repeats the URL, with the viewer's token and the
+		// backend's own query: keep only the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return 0, fmt.Errorf("GET %s: %w", redactURL(backend), ue.Err)
+		}
 		return 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

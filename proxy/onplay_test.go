@@ -279,6 +279,9 @@ func TestOnPlayBackendDown(t *testing.T) {
 					t.Fatalf("the answer took %v: the backend deadline is %v", d, OnPlayTimeout)
 				}
 			}
+			if strings.Contains(logs.String(), "token=") {
+				t.Errorf("a viewer's token reached the log:\n%s", logs.String())
+			}
 			if got := strings.Count(logs.String(), "on_play backend failed"); got != 1 {
 				t.Errorf("%d failures logged %d times, want once per burst:\n%s", n, got, logs.String())
 			}

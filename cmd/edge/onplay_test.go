@@ -256,6 +256,9 @@ listen = %q
 	testkit.Eventually(t, 20*time.Second, "recording to go on", func() bool {
 		return testkit.Metric(t, metrics, "edge_dvr_segments_written_total") >= written+3
 	})
+	if strings.Contains(on.Output(), "token=") {
+		t.Errorf("a viewer's token reached the origin's log")
+	}
 	if n := strings.Count(on.Output(), "on_play backend failed"); n != 1 {
 		t.Errorf("the failing backend was logged %d times for one burst, want 1", n)
 	}
