@@ -14,10 +14,16 @@ type Topology struct {
 	// against its directory.
 	Path string `toml:"-"`
 	// ClusterKey is the shared secret that signs node-to-node calls. It is never sent or logged.
-	ClusterKey string   `toml:"cluster_key"`
-	Cluster    *Cluster `toml:"cluster"`
-	Plugins    Plugins  `toml:"plugins"`
-	Nodes      []*Node  `toml:"node"`
+	ClusterKey string `toml:"cluster_key"`
+	// AdminKey is the credential of the admin surfaces of every node (the
+	// web overview, /api/v1, /metrics on listen): clients send it as
+	// "Authorization: Bearer KEY" (or as the password of HTTP Basic, which
+	// browsers ask for). It is never logged. By default, empty: those
+	// surfaces answer loopback callers only (access.go).
+	AdminKey string   `toml:"admin_key"`
+	Cluster  *Cluster `toml:"cluster"`
+	Plugins  Plugins  `toml:"plugins"`
+	Nodes    []*Node  `toml:"node"`
 
 	warnings []Error // static check findings that do not make the file invalid
 }
@@ -72,9 +78,20 @@ type Node struct {
 	// redirected (302) to a less loaded [cluster] peer that serves the
 	// stream itself, as the balancer plugin chooses. Only on a [cluster]
 	// peer. By default, 0: no limit, no balancing.
-	ViewerLimit int       `toml:"viewer_limit"`
-	Streams     []*Stream `toml:"stream"`
-	Sources     []*Source `toml:"source"`
+	ViewerLimit int `toml:"viewer_limit"`
+	// OnPlay is the HTTP authorization backend of the node's viewers
+	// (http://HOST/PATH): each viewer session is allowed by a GET to it
+	// (access.go). A stream's or a source's on_play overrides it. By
+	// default, empty: viewers are not checked.
+	OnPlay string `toml:"on_play"`
+	// OnPlayFailure is what a viewer gets when the on_play backend cannot
+	// answer (down, slow, a 5xx): "deny" (403) or "allow". By default, "deny".
+	OnPlayFailure string `toml:"on_play_failure"`
+	// MetricsListen is an optional separate host:port that serves /metrics
+	// to anyone; on listen, /metrics needs admin_key. By default, empty.
+	MetricsListen string    `toml:"metrics_listen"`
+	Streams       []*Stream `toml:"stream"`
+	Sources       []*Source `toml:"source"`
 	// ConfigExternal, when set, adds the streams an HTTP configuration
 	// backend lists for this node (external.go). By default, none.
 	ConfigExternal *External `toml:"config_external"`
@@ -94,7 +111,9 @@ type Stream struct {
 	DVR             *DVR     `toml:"dvr"`
 	Cache           *Cache   `toml:"cache"`
 	ClusterIngest   *Ingest  `toml:"cluster_ingest"`
-	Line            int      `toml:"-"` // line of the [[node.stream]] header, for messages
+	// OnPlay overrides the node's (or the source's) on_play for this stream.
+	OnPlay string `toml:"on_play"`
+	Line   int    `toml:"-"` // line of the [[node.stream]] header, for messages
 	// Group is set on a peer's copy of a [[cluster.stream]].
 	Group bool `toml:"-"`
 }
@@ -114,10 +133,13 @@ type Source struct {
 	// By default, 30s.
 	IdleTimeout Duration `toml:"idle_timeout"`
 	// Key overrides cluster_key for this source.
-	Key   string `toml:"key"`
-	Cache *Cache `toml:"cache"`
-	DVR   *DVR   `toml:"dvr"`
-	Line  int    `toml:"-"`
+	Key string `toml:"key"`
+	// OnPlay overrides the node's on_play for the streams this source
+	// restreams (a stream's own on_play wins).
+	OnPlay string `toml:"on_play"`
+	Cache  *Cache `toml:"cache"`
+	DVR    *DVR   `toml:"dvr"`
+	Line   int    `toml:"-"`
 }
 
 // Admits reports whether the source restreams the stream name, by its Only
@@ -188,9 +210,16 @@ const (
 	DefaultFetchTimeout    = 1 * time.Second
 	DefaultStaleTimeout    = 3 * time.Second
 	DefaultIdleTimeout     = 30 * time.Second
+	DefaultOnPlayFailure   = OnPlayDeny
 
 	MinSegmentDuration = 1 * time.Second
 	MaxSegmentDuration = 15 * time.Second
+)
+
+// on_play_failure policies.
+const (
+	OnPlayDeny  = "deny"
+	OnPlayAllow = "allow"
 )
 
 // Remote DVR modes of a source or m4f input.

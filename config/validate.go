@@ -168,6 +168,7 @@ func (d *decoder) validate(t *Topology) {
 	d.validateCluster(t)
 	d.validatePlugins(t)
 	d.checkPluginEffects(t)
+	d.validateAdminKey(t)
 
 	type listener struct {
 		addr, node string
@@ -232,6 +233,7 @@ func (d *decoder) validate(t *Topology) {
 			}
 		}
 		d.validateSources(t, n, np)
+		d.validateAccess(n, np)
 	}
 	d.sameCaptureAt(t)
 }
@@ -579,6 +581,9 @@ func (t *Topology) setDefaults() {
 	for _, n := range t.Nodes {
 		if n.PublicURL == "" {
 			n.PublicURL = "http://" + n.Listen
+		}
+		if n.OnPlayFailure == "" {
+			n.OnPlayFailure = DefaultOnPlayFailure
 		}
 		if e := n.ConfigExternal; e != nil {
 			setDuration(&e.Refresh, DefaultExternalRefresh)

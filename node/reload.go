@@ -204,6 +204,7 @@ func configured(nc *config.Node, name string) bool {
 func sameStream(b *Node, s *Stream, sc *config.Stream) bool {
 	a, c := *s.cfg, *sc
 	a.Line, c.Line = 0, 0
+	a.OnPlay, c.OnPlay = "", "" // viewer authorization only: the server applies it (proxy.Policy)
 	if !reflect.DeepEqual(a, c) || len(s.inputs) != len(sc.Inputs) {
 		return false
 	}
@@ -229,6 +230,7 @@ func restartOnly(ot *config.Topology, on *config.Node, nt *config.Topology, nn *
 		{"listen", on.Listen, nn.Listen},
 		{"replication_listen", on.ReplicationListen, nn.ReplicationListen},
 		{"public_url", on.PublicURL, nn.PublicURL},
+		{"metrics_listen", on.MetricsListen, nn.MetricsListen},
 		{"viewer_limit of a node", viewerLimits(ot), viewerLimits(nt)},
 		{"config_external", on.ConfigExternal, nn.ConfigExternal},
 		{"[[node.source]] blocks", sourcesKey(on), sourcesKey(nn)},
@@ -267,7 +269,7 @@ func sourcesKey(nc *config.Node) []config.Source {
 	out := make([]config.Source, 0, len(nc.Sources))
 	for _, s := range nc.Sources {
 		c := *s
-		c.Line = 0
+		c.Line, c.OnPlay = 0, "" // on_play is applied by the server, with no restart
 		out = append(out, c)
 	}
 	return out
@@ -278,7 +280,7 @@ func streamsKey(nc *config.Node, keep func(*config.Stream) bool) []config.Stream
 	for _, s := range nc.Streams {
 		if keep(s) {
 			c := *s
-			c.Line = 0
+			c.Line, c.OnPlay = 0, ""
 			out = append(out, c)
 		}
 	}

@@ -37,6 +37,10 @@ func TestReloadRestartOnly(t *testing.T) {
 		{"cluster", func(t *config.Topology, _ *config.Node) { t.Cluster = &config.Cluster{Peers: []string{"n"}} }, "[cluster]"},
 		{"source", func(_ *config.Topology, n *config.Node) { n.Sources = []*config.Source{{URL: "m4f://x:1"}} }, "[[node.source]] blocks"},
 		{"override", func(_ *config.Topology, n *config.Node) { n.Streams = append(n.Streams, &config.Stream{Name: "o"}) }, "[[node.stream]] blocks without inputs"},
+		{"metrics_listen", func(_ *config.Topology, n *config.Node) { n.MetricsListen = "127.0.0.1:9" }, "metrics_listen"},
+		{"on_play and admin_key apply live", func(t *config.Topology, n *config.Node) {
+			t.AdminKey, n.OnPlay, n.OnPlayFailure = "0123456789abcdef", "http://h/a", "allow"
+		}, ""},
 		{"cluster ingest", func(_ *config.Topology, n *config.Node) {
 			n.Streams = append(n.Streams, &config.Stream{Name: "g", Inputs: []string{"udp://127.0.0.1:5002"}, ClusterIngest: &config.Ingest{}})
 		}, "cluster_ingest streams"},
@@ -56,5 +60,21 @@ func TestReloadRestartOnly(t *testing.T) {
 				t.Fatalf("err = %q, want it to name %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestReloadOnPlayOfSources: on_play in a [[node.source]] or a stream
+// without inputs changes who may watch, not what runs: no restart.
+func TestReloadOnPlayOfSources(t *testing.T) {
+	mk := func(onPlay string) (*config.Topology, *config.Node) {
+		nc := &config.Node{Name: "n", Listen: "127.0.0.1:1",
+			Sources: []*config.Source{{URL: "m4f://x:1", OnPlay: onPlay}},
+			Streams: []*config.Stream{{Name: "o", OnPlay: onPlay}}}
+		return &config.Topology{Nodes: []*config.Node{nc}}, nc
+	}
+	ot, on := mk("")
+	nt, nn := mk("http://h/a")
+	if err := restartOnly(ot, on, nt, nn); err != nil {
+		t.Fatalf("changing on_play refused a reload: %v", err)
 	}
 }

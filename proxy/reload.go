@@ -1,9 +1,9 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -27,7 +27,9 @@ var ErrReloadInvalid = errors.New("reload changed nothing")
 // method and query.
 func isReload(ctx *fasthttp.RequestCtx) bool {
 	uri := ctx.Request.Header.RequestURI()
-	return string(uri) == ReloadPath || strings.HasPrefix(string(uri), ReloadPath+"?")
+	// bytes.HasPrefix: a string conversion of a long URI would allocate
+	// on every request.
+	return string(uri) == ReloadPath || bytes.HasPrefix(uri, []byte(ReloadPath+"?"))
 }
 
 // handleReload answers POST /api/v1/reload: 403 unless signed with the

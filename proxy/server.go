@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -103,7 +104,10 @@ type Server struct {
 	cancel context.CancelFunc
 
 	replMu sync.Mutex
-	repl   []*fasthttp.Server // replication listeners (ServeReplication); guarded by replMu
+	repl   []*fasthttp.Server // replication and metrics listeners (ServeReplication, ServeMetrics); guarded by replMu
+
+	policy atomic.Pointer[Policy] // SetPolicy; nil: nobody is checked, admin surfaces loopback only
+	onplay *onPlay
 
 	testPanicPath string // recover.go: TestPanicPathEnv, tests only
 }
@@ -152,6 +156,8 @@ func New(cfg Config) *Server {
 	s.metrics = newMetrics(cfg.Registry)
 	s.m4fm = newM4FMetrics(cfg.Registry)
 	s.tsm = newTSMetrics(cfg.Registry)
+	s.onplay = newOnPlay(cfg.Registry)
+	go s.sweepSessions(s.base)
 	if cfg.Memory != nil {
 		cfg.Registry.MustRegister(cfg.Memory.Collector())
 	}
@@ -262,6 +268,11 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 	if err != nil {
 		return err
 	}
+	if adminRoute(req.route) {
+		if err := s.checkAdmin(ctx); err != nil {
+			return err
+		}
+	}
 	switch req.route {
 	case routeMetrics:
 		s.promh(ctx)
@@ -290,6 +301,13 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 	}
 	if s.balanceViewer(ctx, req.route, req.name) {
 		return nil
+	}
+	se, err := s.authorize(ctx, *req)
+	if err != nil {
+		return err
+	}
+	if se != nil {
+		defer s.applySession(ctx, se)
 	}
 	actx, cancel := context.WithTimeout(s.base, s.cfg.ArchiveTimeout)
 	defer cancel()
@@ -335,6 +353,8 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, req request, err error) {
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	rt := req.route
 	switch {
+	case err == errOnPlayUnavailable:
+		// Logged once per burst by logFailure.
 	case status == 503:
 		s.log.Warn("request failed", "stream", req.name, "route", rt.String(), "path", string(ctx.Path()), "err", err)
 		msg = "archive temporarily unavailable"

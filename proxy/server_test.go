@@ -32,6 +32,7 @@ type world struct {
 	live   *cache.Live
 	mem    *cache.Memory
 	reg    *prometheus.Registry
+	srv    *Server
 }
 
 const (
@@ -84,7 +85,7 @@ func newWorld(t *testing.T) *world {
 		},
 		peers: map[string]string{"elsewhere": "http://127.0.0.2:8080"},
 	}
-	_, w.url = startServer(t, Config{Backend: be, Memory: w.mem, Registry: w.reg, Node: "test",
+	w.srv, w.url = startServer(t, Config{Backend: be, Memory: w.mem, Registry: w.reg, Node: "test",
 		Logger: slog.New(slog.DiscardHandler)})
 	return w
 }

@@ -87,6 +87,9 @@ type request struct {
 	// startAtFrom: an EVENT playlist players should start at its first
 	// segment, not at the live edge (EXT-X-START).
 	endless, startAtFrom bool
+	// session is the viewer session id of a segment or init URL a
+	// playlist named (/{name}/session-{id}/..., onplay.go).
+	session string
 }
 
 // parsePath parses the raw (not unescaped) path of a request, without the
@@ -162,6 +165,8 @@ func parsePath(path string, nowMs int64) (request, error) {
 		r, err := parseFile(parts[1], nowMs)
 		r.name = parts[0]
 		return r, err
+	case n == 3 && strings.HasPrefix(parts[1], sessionDir):
+		return parseSessionFile(parts[0], parts[1][len(sessionDir):], parts[2])
 	case n == 5 && parts[1] == "archive" && parts[4] == "mpegts":
 		// Legacy Ministra form: /{name}/archive/{from}/{dur}/mpegts.
 		if err := sdk.CheckStreamName(parts[0]); err != nil {
@@ -402,4 +407,27 @@ func isHash(s string) bool {
 		}
 	}
 	return true
+}
+
+// parseSessionFile parses /{name}/session-{id}/{file}: a segment or init
+// URL of a playlist that a viewer session opened. Only those files may
+// follow a session id.
+func parseSessionFile(name, id, file string) (request, error) {
+	if err := sdk.CheckStreamName(name); err != nil {
+		return request{}, badRequest(err.Error())
+	}
+	if !isSessionID(id) {
+		return request{}, badRequest("session id must be 32 lowercase hex digits")
+	}
+	r, err := parseFile(file, 0)
+	if err != nil {
+		return request{}, err
+	}
+	switch r.route {
+	case routeInit, routeSegment, routeTSSegment:
+	default:
+		return request{}, notFound("only segments and init segments follow a session id")
+	}
+	r.name, r.session = name, id
+	return r, nil
 }

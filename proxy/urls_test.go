@@ -57,6 +57,9 @@ func TestParsePath(t *testing.T) {
 		{"/api/v1/node", request{route: routeAPINode}},
 		{"/api/v1/plugins", request{route: routeAPIPlugins}},
 		{"/api/v1/openapi.json", request{route: routeOpenAPI}},
+		{"/cam/session-0123456789abcdef0123456789abcdef/s-1699999999123.m4s", request{route: routeSegment, name: "cam", start: 1_699_999_999_123, session: "0123456789abcdef0123456789abcdef"}},
+		{"/cam/session-0123456789abcdef0123456789abcdef/s-1699999999123.ts", request{route: routeTSSegment, name: "cam", start: 1_699_999_999_123, session: "0123456789abcdef0123456789abcdef"}},
+		{"/cam/session-0123456789abcdef0123456789abcdef/init-0123456789abcdef.mp4", request{route: routeInit, name: "cam", hash: "0123456789abcdef", session: "0123456789abcdef0123456789abcdef"}},
 	}
 	for _, tc := range tests {
 		got, err := parsePath(tc.path, testNowMs)
@@ -76,6 +79,9 @@ func TestParsePath(t *testing.T) {
 		{"/cam/timeshift_rel-0.m3u8", 400}, {"/cam/timeshift_rel-86401.m3u8", 400}, {"/cam/timeshift_abs-1700000001.m3u8", 400},
 		{"/cam/timeshift_abs-1699900000.ts", 400}, {"/cam/foo-1699990000-60.m3u8", 404}, {"/cam/video.ts", 404},
 		{"/cam/archive/1699990000/60/hls", 404}, {"/cam/archive/x/60/mpegts", 400}, {"/cam/index.fmp4.ts.m3u8", 404}, {"/" + strings.Repeat("a", 129) + "/index.m3u8", 400},
+		{"/cam/session-0123456789ABCDEF0123456789abcdef/s-1.m4s", 400}, {"/cam/session-01234/s-1.m4s", 400},
+		{"/cam/session-0123456789abcdef0123456789abcdef/index.m3u8", 404}, {"/cam/session-0123456789abcdef0123456789abcdef/mpegts", 404},
+		{"/cam/sessionx/s-1.m4s", 404},
 	}
 	for _, tc := range bad {
 		_, err := parsePath(tc.path, testNowMs)
@@ -100,6 +106,8 @@ func FuzzParseURL(f *testing.F) {
 		"/cam/timeshift_rel-60.m3u8", "/cam/video-timeshift_rel-60.m3u8", "/cam/timeshift_abs-1699990000.ts",
 		"/cam/index-1699990000-60.fmp4.m3u8", "/cam/archive/1699990000/60/mpegts", "/cam/mpegts", "/cam/s-1.ts",
 		"/", "/assets/app.js", "/api/v1/node", "/api/v1/openapi.json",
+		"/cam/session-0123456789abcdef0123456789abcdef/s-1.m4s", "/cam/session-0123456789abcdef0123456789abcdef/init-0123456789abcdef.mp4",
+		"/cam/session-x/s-1.ts", "/cam/session-0123456789abcdef0123456789abcdef/index.m3u8",
 	} {
 		f.Add(s)
 	}

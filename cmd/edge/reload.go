@@ -28,6 +28,9 @@ type reloader struct {
 	n          *node.Node
 	archives   *archives
 	log        *slog.Logger
+	// onApply, when set, is told each topology a reload applied (the
+	// server's viewer and admin policy follows it).
+	onApply func(*config.Topology, *config.Node)
 
 	mu       sync.Mutex       // serialises changes; guards the fields below
 	topo     *config.Topology // the file as last applied
@@ -83,6 +86,9 @@ func (r *reloader) applyLocked(ctx context.Context, topo *config.Topology, nc *c
 		return res, err
 	}
 	r.topo, r.nc, r.external = topo, nc, external
+	if r.onApply != nil {
+		r.onApply(topo, nc)
+	}
 	for _, l := range [][]string{res.Started, res.Restarted, res.Stopped} {
 		for _, name := range l {
 			r.archives.forget(name)

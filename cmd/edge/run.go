@@ -210,7 +210,9 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 	if cl != nil {
 		cl.srv.Store(srv)
 	}
-	srvErr := make(chan error, 2)
+	srv.SetPolicy(policyOf(topo, nc))
+	rl.onApply = func(topo *config.Topology, nc *config.Node) { srv.SetPolicy(policyOf(topo, nc)) }
+	srvErr := make(chan error, 3)
 	go func() { srvErr <- srv.Serve(ln) }()
 	if nc.ReplicationListen != "" {
 		rln, err := net.Listen("tcp", nc.ReplicationListen)
@@ -219,6 +221,14 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 			return fmt.Errorf("replication_listen: %w", err)
 		}
 		go func() { srvErr <- srv.ServeReplication(rln) }()
+	}
+	if nc.MetricsListen != "" {
+		mln, err := net.Listen("tcp", nc.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics_listen: %w", err)
+		}
+		go func() { srvErr <- srv.ServeMetrics(mln) }()
 	}
 
 	n.Start(ctx)
@@ -245,6 +255,15 @@ func runNode(ctx context.Context, topo *config.Topology, nc *config.Node, log *s
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// policyOf is who may watch and who may steer on node nc of topo.
+func policyOf(topo *config.Topology, nc *config.Node) proxy.Policy {
+	return proxy.Policy{
+		AdminKey: topo.AdminKey,
+		OnPlay:   nc.OnPlayFunc(),
+		FailOpen: nc.OnPlayFailure == config.OnPlayAllow,
+	}
 }
 
 // supervisors starts plugin processes on first use and keeps them alive.
