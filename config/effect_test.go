@@ -30,6 +30,9 @@ var readInConfig = map[string]string{
 	"Cluster.Peers":   "Cluster.IsPeer",
 	"Source.Only":     "Source.Admits",
 	"Source.Except":   "Source.Admits",
+	"Node.OnPlay":     "Node.OnPlayFunc", // a stream's backend, resolved by OnPlayOf
+	"Stream.OnPlay":   "Node.OnPlayFunc",
+	"Source.OnPlay":   "Node.OnPlayFunc",
 }
 
 // TestEveryKeyHasAnEffect proves that every key of the configuration
