@@ -89,6 +89,10 @@ type Config struct {
 	Metrics *Metrics
 	// Now is the wall clock. By default, time.Now.
 	Now func() time.Time
+
+	// batchSegments bounds a batch; by default maxBatchSegments (tests
+	// lower it to see the order of batches).
+	batchSegments int
 }
 
 // Job copies the archive of one stream. Its goroutine starts in New and
@@ -171,6 +175,9 @@ func New(cfg Config) (*Job, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.batchSegments <= 0 {
+		cfg.batchSegments = maxBatchSegments
 	}
 	j := &Job{
 		cfg:   cfg,

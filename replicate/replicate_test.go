@@ -62,6 +62,21 @@ func (o *orderStore) WriteSegment(ctx context.Context, stream string, seg media.
 	return info, err
 }
 
+// WriteSegments notes the segments of a batch in the order given.
+func (o *orderStore) WriteSegments(ctx context.Context, stream string, segs []media.Segment) ([]sdk.SegmentResult, error) {
+	res, err := o.Store.WriteSegments(ctx, stream, segs)
+	if err == nil {
+		o.mu.Lock()
+		for k, r := range res {
+			if r.Err == nil {
+				o.writes = append(o.writes, segs[k].Start)
+			}
+		}
+		o.mu.Unlock()
+	}
+	return res, err
+}
+
 // newArchive writes n segments of 2 s with random bytes (a gap after the
 // tenth) and two inits into a new store.
 func newArchive(t *testing.T, n int) *dvrstore.Store {
@@ -127,6 +142,7 @@ func TestCopiesNewestFirstAndIdentical(t *testing.T) {
 		Stream: "cam", Source: storeSource{st: src, stream: "cam", corrupt: -1},
 		Store:           func(context.Context) (sdk.Store, error) { return local, nil },
 		SegmentDuration: 10 * time.Millisecond, Now: func() time.Time { return now },
+		batchSegments: 4,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +156,10 @@ func TestCopiesNewestFirstAndIdentical(t *testing.T) {
 	local.mu.Lock()
 	writes := append([]int64(nil), local.writes...)
 	local.mu.Unlock()
-	// Newest first, give or take the segments copied at the same time.
+	if len(writes) != 40 {
+		t.Fatalf("%d segment writes noted, want 40", len(writes))
+	}
+	// Newest first, give or take the batches copied at the same time.
 	for i := range writes {
 		older := 0
 		for _, w := range writes[:i] {
@@ -148,7 +167,7 @@ func TestCopiesNewestFirstAndIdentical(t *testing.T) {
 				older++
 			}
 		}
-		if older >= inFlight {
+		if older >= inFlight*4 {
 			t.Fatalf("write %d at %d came after %d older segments: not newest first", i, writes[i], older)
 		}
 	}
