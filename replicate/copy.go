@@ -30,8 +30,10 @@ const (
 
 // batches splits the missing segments (newest first) into batches of at
 // most maxBatchSegments segments and maxBatchBytes bytes, in the same
-// order.
-func (j *Job) batches(missing []sdk.SegmentInfo) [][]sdk.SegmentInfo {
+// order; a batch holds consecutive segments of the source only: it ends
+// at a segment that starts a run (breaks), so that one Bulk call over its
+// span fetches nothing else.
+func (j *Job) batches(missing []sdk.SegmentInfo, breaks map[int64]bool) [][]sdk.SegmentInfo {
 	limit := int64(maxBatchBytes)
 	if j.cfg.Speed > 0 {
 		limit = min(limit, j.cfg.Speed)
@@ -42,6 +44,9 @@ func (j *Job) batches(missing []sdk.SegmentInfo) [][]sdk.SegmentInfo {
 		for n < len(missing) && n < j.cfg.batchSegments && (n == 0 || size+missing[n].Size <= limit) {
 			size += missing[n].Size
 			n++
+			if breaks[missing[n-1].Start] {
+				break
+			}
 		}
 		out = append(out, missing[:n:n])
 		missing = missing[n:]
@@ -55,10 +60,10 @@ func (j *Job) batches(missing []sdk.SegmentInfo) [][]sdk.SegmentInfo {
 // segment that cannot be fetched or stored is noted and skipped; a failure
 // of the local store ends the pass. It returns how many segments it
 // stored.
-func (j *Job) copyAll(ctx context.Context, missing []sdk.SegmentInfo) (int, error) {
+func (j *Job) copyAll(ctx context.Context, missing []sdk.SegmentInfo, breaks map[int64]bool) (int, error) {
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := j.batches(missing)
+	batches := j.batches(missing, breaks)
 	results := make([]chan []error, len(batches))
 	for i := range results {
 		results[i] = make(chan []error, 1)
@@ -108,12 +113,16 @@ func (j *Job) copyAll(ctx context.Context, missing []sdk.SegmentInfo) (int, erro
 	return copied, nil
 }
 
-// copyBatch fetches and verifies the segments of a batch, a few at a time,
-// and stores the ones that arrived whole with one store call. It returns
-// one error per segment (nil: stored).
+// copyBatch fetches and verifies the segments of a batch (with one Bulk
+// call when the source can, else a few segments at a time) and stores the
+// ones that arrived whole with one store call. It returns one error per
+// segment (nil: stored).
 func (j *Job) copyBatch(ctx context.Context, b []sdk.SegmentInfo) []error {
 	errs := make([]error, len(b))
 	data := make([][]byte, len(b))
+	if bs, ok := j.cfg.Source.(BulkSource); ok && j.fetchBulk(ctx, bs, b, data, errs) {
+		return j.storeFetched(ctx, b, data, errs)
+	}
 	sem := make(chan struct{}, fetchesPerBatch)
 	var wg sync.WaitGroup
 	for k, s := range b {
@@ -131,6 +140,60 @@ func (j *Job) copyBatch(ctx context.Context, b []sdk.SegmentInfo) []error {
 		}()
 	}
 	wg.Wait()
+	return j.storeFetched(ctx, b, data, errs)
+}
+
+// fetchBulk fetches the segments of batch b (newest first, consecutive on
+// the source) with one Bulk call over their span, filling data or errs of
+// each. It returns false, having filled nothing, when the source cannot
+// (sdk.ErrNotFound): fetch them one by one.
+func (j *Job) fetchBulk(ctx context.Context, bs BulkSource, b []sdk.SegmentInfo, data [][]byte, errs []error) bool {
+	var size int64
+	at := make(map[int64]int, len(b))
+	for k, s := range b {
+		size += s.Size
+		at[s.Start] = k
+	}
+	if err := j.wait(ctx, size); err != nil {
+		for k := range errs {
+			errs[k] = err
+		}
+		return true
+	}
+	cctx, cancel := context.WithTimeout(ctx, segmentTimeout)
+	defer cancel()
+	got := 0
+	err := bs.Bulk(cctx, b[len(b)-1].Start, b[0].Start+1, func(seg media.Segment) error {
+		k, ok := at[seg.Start]
+		if !ok || data[k] != nil || errs[k] != nil {
+			return nil // not wanted (stored meanwhile): skip
+		}
+		got++
+		if err := j.verify(b[k], seg.Data); err != nil {
+			errs[k] = err
+			return nil
+		}
+		data[k] = seg.Data
+		return nil
+	})
+	if got == 0 && errors.Is(err, sdk.ErrNotFound) {
+		return false
+	}
+	for k, s := range b {
+		if data[k] == nil && errs[k] == nil {
+			if err != nil {
+				errs[k] = fmt.Errorf("replicate: fetch segment %d: %w", s.Start, err)
+			} else {
+				errs[k] = fmt.Errorf("replicate: fetch segment %d: the source no longer has it", s.Start)
+			}
+		}
+	}
+	return true
+}
+
+// storeFetched stores the segments of b that were fetched (data set, no
+// error) with one store call and fills in their errors.
+func (j *Job) storeFetched(ctx context.Context, b []sdk.SegmentInfo, data [][]byte, errs []error) []error {
 	var segs []sdk.SegmentInfo
 	var bytes [][]byte
 	var at []int
@@ -173,11 +236,20 @@ func (j *Job) fetch(ctx context.Context, s sdk.SegmentInfo) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replicate: fetch segment %d: %w", s.Start, err)
 	}
-	if got := media.Checksum(data); got != s.Checksum || int64(len(data)) != s.Size {
-		j.m.checksumErrors.WithLabelValues(j.cfg.Stream).Inc()
-		return nil, fmt.Errorf("replicate: segment %d: %d bytes with checksum %s, the source listed %d bytes with %s", s.Start, len(data), got, s.Size, s.Checksum)
+	if err := j.verify(s, data); err != nil {
+		return nil, err
 	}
 	return data, nil
+}
+
+// verify checks a segment's bytes against the source's listing (size and
+// checksum).
+func (j *Job) verify(s sdk.SegmentInfo, data []byte) error {
+	if got := media.Checksum(data); got != s.Checksum || int64(len(data)) != s.Size {
+		j.m.checksumErrors.WithLabelValues(j.cfg.Stream).Inc()
+		return fmt.Errorf("replicate: segment %d: %d bytes with checksum %s, the source listed %d bytes with %s", s.Start, len(data), got, s.Size, s.Checksum)
+	}
+	return nil
 }
 
 // put stores one verified segment (and its init when the local store lacks
