@@ -240,6 +240,71 @@ func RunStore(t *testing.T, h StoreHarness) {
 		}
 	})
 
+	t.Run("batch writes store each segment as WriteSegment would", func(t *testing.T) {
+		f := setup(t)
+		f.write(t, base+hourMs+60000, 2000) // the newest segment: the batch fills holes before it
+		f.write(t, base+10000, 2000)
+		seg := func(start, dur int64) media.Segment {
+			return media.Segment{Start: start, Duration: dur, InitHash: f.init.Hash, Data: Data(start)}
+		}
+		batch := []media.Segment{
+			seg(base+hourMs-2000, 2000), // ok, across the hour from the next
+			seg(base+hourMs, 3000),      // ok
+			seg(base+9000, 2000),        // overlaps the stored segment at base+10000
+			seg(base+2000, 2000),        // ok
+			seg(base+3000, 2000),        // overlaps the one before it in the batch
+			seg(base+20000, 0),          // no duration
+		}
+		res, err := sdk.WriteSegments(ctx(t), f.st, f.stream, batch)
+		if err != nil {
+			t.Fatalf("WriteSegments: %v", err)
+		}
+		if len(res) != len(batch) {
+			t.Fatalf("WriteSegments returned %d results for %d segments", len(res), len(batch))
+		}
+		stored := map[int64]bool{}
+		for k, r := range res {
+			b := batch[k]
+			// Of the two overlapping segments of the batch, exactly one is stored.
+			okWant := k == 0 || k == 1 || k == 3 || k == 4
+			if k == 3 || k == 4 {
+				okWant = r.Err == nil
+			}
+			if (r.Err == nil) != okWant {
+				t.Fatalf("segment %d (start %d): result %+v, want stored=%v", k, b.Start, r, okWant)
+			}
+			if r.Err != nil {
+				continue
+			}
+			stored[b.Start] = true
+			want := sdk.SegmentInfo{Start: b.Start, Duration: b.Duration, Size: int64(len(b.Data)), InitHash: f.init.Hash, Checksum: media.Checksum(b.Data), Path: r.Info.Path}
+			if r.Info != want {
+				t.Fatalf("segment %d: info %+v, want %+v", k, r.Info, want)
+			}
+		}
+		if stored[base+2000] == stored[base+3000] {
+			t.Fatalf("of two overlapping segments of a batch, exactly one must be stored: %v", stored)
+		}
+		want := []int64{base + 10000, base + hourMs - 2000, base + hourMs, base + hourMs + 60000}
+		if stored[base+2000] {
+			want = append([]int64{base + 2000}, want...)
+		} else {
+			want = append([]int64{base + 3000}, want...)
+		}
+		check := func(when string) {
+			segs := f.segments(t, 0, 1<<62)
+			if got := starts(segs); !slices.Equal(got, want) {
+				t.Fatalf("%s: segments %v, want %v", when, got, want)
+			}
+			for _, info := range segs {
+				f.checkSegment(t, info, info.Duration)
+			}
+		}
+		check("after the batch")
+		f.reopen(t, 0, 0)
+		check("after reopening")
+	})
+
 	t.Run("not found", func(t *testing.T) {
 		f := setup(t)
 		f.write(t, base, 2000)
