@@ -104,6 +104,7 @@ func (b *bulkBody) WriteTo(w io.Writer) (int64, error) {
 		if err := fw.WriteSegment(media.Segment{Start: info.Start, Duration: info.Duration, InitHash: info.InitHash, Data: data}); err != nil {
 			return cw.n, err
 		}
+		b.s.m4fm.bulkSegments.Inc()
 	}
 	return end("")
 }

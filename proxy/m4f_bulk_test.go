@@ -5,6 +5,8 @@ import (
 	"io"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/edgedvr/edge/media/m4f"
 )
 
@@ -42,6 +44,9 @@ func TestM4FBulk(t *testing.T) {
 				t.Fatalf("after the end frame: %v, want io.EOF", err)
 			}
 		})
+	}
+	if n := testutil.ToFloat64(w.srv.m4fm.bulkSegments); n != 8 {
+		t.Errorf("edge_m4f_bulk_segments_sent_total = %v, want 8", n)
 	}
 	resp, body := w.do(t, m4f.BulkPath("idle", from, from+10_000))
 	if resp.StatusCode != 200 || string(body) != m4f.Magic+"E\x00\x0c{\"error\":\"\"}\x00\x00\x00\x00" {
