@@ -128,8 +128,16 @@ func (s *Server) dispatchM4F(ctx *fasthttp.RequestCtx, call *m4fCall) error {
 		}
 		actx = cluster.WithChain(actx, chain)
 	}
+	// newCtx is for the calls of a body written after the handler returns.
+	newCtx := func() (context.Context, context.CancelFunc) {
+		c, cancel := context.WithTimeout(s.base, s.cfg.ArchiveTimeout)
+		if ch, ok := cluster.ChainFrom(actx); ok {
+			c = cluster.WithChain(c, ch)
+		}
+		return c, cancel
+	}
 	var from, to int64
-	if rt.Endpoint == m4f.EndpointRanges || rt.Endpoint == m4f.EndpointSegments {
+	if rt.Endpoint == m4f.EndpointRanges || rt.Endpoint == m4f.EndpointSegments || rt.Endpoint == m4f.EndpointBulk {
 		args := ctx.QueryArgs()
 		from, to, err = m4f.ParseWindow(func(k string) string { return string(args.Peek(k)) })
 		if err != nil {
@@ -147,6 +155,8 @@ func (s *Server) dispatchM4F(ctx *fasthttp.RequestCtx, call *m4fCall) error {
 		return s.serveM4FSegments(actx, ctx, st, from, to)
 	case m4f.EndpointSegment:
 		return s.serveM4FSegment(actx, ctx, st, rt.Start)
+	case m4f.EndpointBulk:
+		return s.serveM4FBulk(actx, ctx, st, from, to, newCtx)
 	case m4f.EndpointInit:
 		b, err := s.initBytes(actx, st, rt.Hash)
 		if err != nil {

@@ -19,6 +19,7 @@ type m4fMetrics struct {
 	bytes        prometheus.Counter
 	skipped      prometheus.Counter
 	replication  *prometheus.CounterVec // by endpoint and code, on the replication listener only
+	bulkSegments prometheus.Counter
 }
 
 func newM4FMetrics(reg prometheus.Registerer) *m4fMetrics {
@@ -51,8 +52,12 @@ func newM4FMetrics(reg prometheus.Registerer) *m4fMetrics {
 			Namespace: "edge", Subsystem: "m4f", Name: "replication_requests_total",
 			Help: "M4F calls answered on the replication listener (replication_listen), by endpoint and status code; requests_total counts them too.",
 		}, []string{"endpoint", "code"}),
+		bulkSegments: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "edge", Subsystem: "m4f", Name: "bulk_segments_sent_total",
+			Help: "Segments sent in bulk answers (GET /m4f/v1/bulk), the way replication fetches runs of segments.",
+		}),
 	}
-	reg.MustRegister(m.authFailures, m.requests, m.liveClients, m.frames, m.bytes, m.skipped, m.replication)
+	reg.MustRegister(m.authFailures, m.requests, m.liveClients, m.frames, m.bytes, m.skipped, m.replication, m.bulkSegments)
 	return m
 }
 

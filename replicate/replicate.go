@@ -36,6 +36,18 @@ type Source interface {
 	Init(ctx context.Context, hash string) (media.Init, error)
 }
 
+// BulkSource is an optional interface of a Source (found by type
+// assertion): Bulk fetches the bytes of all the source's segments that
+// start in [from, to) with one call and calls each for every one, in order
+// of start, with bytes the client has already checked against the checksum
+// the source sent with them. A job fetches each batch of consecutive
+// missing segments with one Bulk call. An error matching sdk.ErrNotFound
+// means the source cannot (a node that predates it, or the stream is
+// gone): the job then fetches that batch segment by segment.
+type BulkSource interface {
+	Bulk(ctx context.Context, from, to int64, each func(media.Segment) error) error
+}
+
 // Defaults of Config.
 const (
 	// DefaultSegmentDuration is used when Config.SegmentDuration is 0.
@@ -90,6 +102,10 @@ type Config struct {
 	Metrics *Metrics
 	// Now is the wall clock. By default, time.Now.
 	Now func() time.Time
+
+	// batchSegments bounds a batch; by default maxBatchSegments (tests
+	// lower it to see the order of batches).
+	batchSegments int
 }
 
 // Job copies the archive of one stream. Its goroutine starts in New and
@@ -172,6 +188,9 @@ func New(cfg Config) (*Job, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.batchSegments <= 0 {
+		cfg.batchSegments = maxBatchSegments
 	}
 	j := &Job{
 		cfg:   cfg,
@@ -315,7 +334,7 @@ func (j *Job) pass(ctx context.Context, full bool) (int, error) {
 	if !full {
 		from = max(from, now.Add(-RecentWindow).UnixMilli())
 	}
-	missing, replace, conflicts, err := j.compare(ctx, from, to)
+	missing, breaks, replace, conflicts, err := j.compare(ctx, from, to)
 	if err != nil {
 		return 0, err
 	}
@@ -337,7 +356,7 @@ func (j *Job) pass(ctx context.Context, full bool) (int, error) {
 	if todo > 0 {
 		j.log.Info("replication found missing segments", "segments", len(missing), "replace", len(replace), "seconds", secs, "full", full, "conflicts", conflicts)
 	}
-	copied, err := j.copyAll(ctx, missing)
+	copied, err := j.copyAll(ctx, missing, breaks)
 	if err != nil {
 		return copied, err
 	}
@@ -356,14 +375,17 @@ func (j *Job) pass(ctx context.Context, full bool) (int, error) {
 }
 
 // compare lists both archives over [from, to) and returns the source's
-// segments that have no local segment at their place, newest first; with
+// segments that have no local segment at their place, newest first, and
+// the starts of those among them whose previous source segment is not
+// missing (where a run of consecutive missing segments begins); with
 // SourceWins, the source's segments that overlap different local ones,
 // newest first; without, how many those are.
-func (j *Job) compare(ctx context.Context, from, to int64) (missing []sdk.SegmentInfo, replace []replacement, conflicts int, err error) {
+func (j *Job) compare(ctx context.Context, from, to int64) (missing []sdk.SegmentInfo, breaks map[int64]bool, replace []replacement, conflicts int, err error) {
 	st, err := j.store(ctx)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, nil, 0, err
 	}
+	breaks = map[int64]bool{}
 	chunk := listChunk.Milliseconds()
 	// Newest chunk first; a local segment may start up to an hour before
 	// the chunk and overlap it.
@@ -376,7 +398,7 @@ func (j *Job) compare(ctx context.Context, from, to int64) (missing []sdk.Segmen
 			if errors.Is(err, sdk.ErrNotFound) {
 				remote = nil
 			} else {
-				return nil, nil, 0, fmt.Errorf("replicate: list source segments: %w", err)
+				return nil, nil, nil, 0, fmt.Errorf("replicate: list source segments: %w", err)
 			}
 		}
 		if len(remote) == 0 {
@@ -386,10 +408,12 @@ func (j *Job) compare(ctx context.Context, from, to int64) (missing []sdk.Segmen
 		local, err := st.Segments(cctx, j.cfg.Stream, lo-time.Hour.Milliseconds(), hi+time.Hour.Milliseconds())
 		cancel()
 		if err != nil && !errors.Is(err, sdk.ErrNotFound) {
-			return nil, nil, 0, fmt.Errorf("replicate: list local segments: %w: %v", errStore, err)
+			return nil, nil, nil, 0, fmt.Errorf("replicate: list local segments: %w: %v", errStore, err)
 		}
 		k := 0
+		prevMissing := false
 		for _, r := range remote {
+			isMissing := false
 			for k < len(local) && local[k].End() <= r.Start {
 				k++
 			}
@@ -399,6 +423,7 @@ func (j *Job) compare(ctx context.Context, from, to int64) (missing []sdk.Segmen
 			case k < len(local) && local[k].Start < r.End():
 				if !j.cfg.SourceWins {
 					conflicts++
+					prevMissing = false
 					continue
 				}
 				rp := replacement{seg: r}
@@ -408,12 +433,17 @@ func (j *Job) compare(ctx context.Context, from, to int64) (missing []sdk.Segmen
 				replace = append(replace, rp)
 			default:
 				missing = append(missing, r)
+				isMissing = true
+				if !prevMissing {
+					breaks[r.Start] = true
+				}
 			}
+			prevMissing = isMissing
 		}
 	}
 	slices.SortFunc(missing, func(a, b sdk.SegmentInfo) int { return cmpInt(b.Start, a.Start) })
 	slices.SortFunc(replace, func(a, b replacement) int { return cmpInt(b.seg.Start, a.seg.Start) })
-	return missing, replace, conflicts, nil
+	return missing, breaks, replace, conflicts, nil
 }
 
 // replacement is a source segment that replaces the local segments (by

@@ -3,6 +3,7 @@ package replicate
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -60,6 +61,21 @@ func (o *orderStore) WriteSegment(ctx context.Context, stream string, seg media.
 		o.mu.Unlock()
 	}
 	return info, err
+}
+
+// WriteSegments notes the segments of a batch in the order given.
+func (o *orderStore) WriteSegments(ctx context.Context, stream string, segs []media.Segment) ([]sdk.SegmentResult, error) {
+	res, err := o.Store.WriteSegments(ctx, stream, segs)
+	if err == nil {
+		o.mu.Lock()
+		for k, r := range res {
+			if r.Err == nil {
+				o.writes = append(o.writes, segs[k].Start)
+			}
+		}
+		o.mu.Unlock()
+	}
+	return res, err
 }
 
 // newArchive writes n segments of 2 s with random bytes (a gap after the
@@ -127,6 +143,7 @@ func TestCopiesNewestFirstAndIdentical(t *testing.T) {
 		Stream: "cam", Source: storeSource{st: src, stream: "cam", corrupt: -1},
 		Store:           func(context.Context) (sdk.Store, error) { return local, nil },
 		SegmentDuration: 10 * time.Millisecond, Now: func() time.Time { return now },
+		batchSegments: 4,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +157,10 @@ func TestCopiesNewestFirstAndIdentical(t *testing.T) {
 	local.mu.Lock()
 	writes := append([]int64(nil), local.writes...)
 	local.mu.Unlock()
-	// Newest first, give or take the segments copied at the same time.
+	if len(writes) != 40 {
+		t.Fatalf("%d segment writes noted, want 40", len(writes))
+	}
+	// Newest first, give or take the batches copied at the same time.
 	for i := range writes {
 		older := 0
 		for _, w := range writes[:i] {
@@ -148,7 +168,7 @@ func TestCopiesNewestFirstAndIdentical(t *testing.T) {
 				older++
 			}
 		}
-		if older >= inFlight {
+		if older >= inFlight*4 {
 			t.Fatalf("write %d at %d came after %d older segments: not newest first", i, writes[i], older)
 		}
 	}
@@ -321,6 +341,107 @@ func TestSourceWins(t *testing.T) {
 			}
 			if wins && job.Status().Conflicts != 0 || !wins && job.Status().Conflicts == 0 {
 				t.Fatalf("conflicts %d", job.Status().Conflicts)
+			}
+		})
+	}
+}
+
+// bulkSource is storeSource with Bulk, counting the calls of each kind;
+// old makes Bulk answer as a node that predates it (404).
+type bulkSource struct {
+	storeSource
+	old                 bool
+	mu                  sync.Mutex
+	bulkCalls, segCalls int
+}
+
+func (s *bulkSource) Segment(ctx context.Context, start int64) ([]byte, error) {
+	s.mu.Lock()
+	s.segCalls++
+	s.mu.Unlock()
+	return s.storeSource.Segment(ctx, start)
+}
+
+func (s *bulkSource) Bulk(ctx context.Context, from, to int64, each func(media.Segment) error) error {
+	s.mu.Lock()
+	s.bulkCalls++
+	s.mu.Unlock()
+	if s.old {
+		return fmt.Errorf("m4f: GET /m4f/v1/bulk/cam: 404 not found: %w", sdk.ErrNotFound)
+	}
+	segs, err := s.st.Segments(ctx, s.stream, from, to)
+	if err != nil {
+		return err
+	}
+	for _, si := range segs {
+		b, err := s.storeSource.Segment(ctx, si.Start)
+		if err != nil {
+			return err
+		}
+		if err := each(media.Segment{Start: si.Start, Duration: si.Duration, InitHash: si.InitHash, Data: b}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestBulk: a source with Bulk is asked for each batch of consecutive
+// missing segments once, and the copy is identical and verified (a
+// corrupted segment is refused); a source that answers Bulk with 404 is
+// copied segment by segment.
+func TestBulk(t *testing.T) {
+	for _, old := range []bool{false, true} {
+		t.Run(fmt.Sprintf("old=%v", old), func(t *testing.T) {
+			src := newArchive(t, 40)
+			segs, _ := src.Segments(ctx, "cam", 0, 1<<62)
+			bad := segs[25].Start
+			local := emptyStore(t)
+			// The local store already has segment 30: two runs of missing segments.
+			have, _ := src.ReadSegment(ctx, "cam", segs[30].Start)
+			if _, err := local.Store.WriteSegment(ctx, "cam", media.Segment{Start: segs[30].Start, Duration: segs[30].Duration, InitHash: segs[30].InitHash, Data: have}); err != nil {
+				t.Fatal(err)
+			}
+			bs := &bulkSource{storeSource: storeSource{st: src, stream: "cam", corrupt: bad}, old: old}
+			now := time.UnixMilli(t0 + 200_000)
+			job, err := New(Config{
+				Stream: "cam", Source: bs,
+				Store:           func(context.Context) (sdk.Store, error) { return local, nil },
+				SegmentDuration: 10 * time.Millisecond, Now: func() time.Time { return now },
+				batchSegments: 8,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer job.Close()
+			waitFor(t, "the good segments", func() bool { return job.Status().SegmentsCopied == 38 })
+			waitFor(t, "the checksum error", func() bool { return strings.Contains(job.Status().LastError, "checksum") })
+			job.Close()
+			got, _ := local.Segments(ctx, "cam", 0, 1<<62)
+			if len(got) != 39 {
+				t.Fatalf("%d segments here, want 39 (all but the corrupted one)", len(got))
+			}
+			for _, g := range got {
+				if g.Start == bad {
+					t.Fatal("a segment whose bytes do not match its checksum was stored")
+				}
+				wb, _ := src.ReadSegment(ctx, "cam", g.Start)
+				gb, _ := local.ReadSegment(ctx, "cam", g.Start)
+				if !bytes.Equal(wb, gb) {
+					t.Fatalf("segment %d: bytes differ", g.Start)
+				}
+			}
+			bs.mu.Lock()
+			defer bs.mu.Unlock()
+			if old {
+				if bs.segCalls < 38 {
+					t.Fatalf("%d Segment calls; a source without Bulk must be copied segment by segment", bs.segCalls)
+				}
+				return
+			}
+			// Runs of 30 and 9 segments in batches of 8: 4 + 2 bulk calls at
+			// the first pass; the later passes only ask for the corrupted one.
+			if bs.segCalls != 0 || bs.bulkCalls < 6 {
+				t.Fatalf("%d Segment and %d Bulk calls; want Bulk only, 6 or more", bs.segCalls, bs.bulkCalls)
 			}
 		})
 	}

@@ -159,6 +159,51 @@ type SegmentDeleter interface {
 	DeleteSegments(ctx context.Context, stream string, from, to int64) (int, error)
 }
 
+// SegmentBatchWriter is an optional interface of a Store, found by type
+// assertion (over the plugin boundary, a store that lacks it answers
+// ErrUnsupported and the host's StoreClient falls back to WriteSegment).
+// Replication calls WriteSegments to store many segments at once, so that
+// a store can share the disk flushes of a whole batch between its
+// segments.
+type SegmentBatchWriter interface {
+	// WriteSegments stores several segments of one stream, each as
+	// WriteSegment would: atomically (after a crash each one is wholly
+	// visible or not at all) and overlapping no stored segment. It returns
+	// one result per segment, in the order given; a segment that cannot be
+	// stored has Err set and does not stop the others, and may be stored
+	// by a later call. An error of the call itself (the stream is not
+	// open, the store is closed) is returned alone, with no results.
+	// When it returns, every segment with a nil Err is visible and as
+	// durable as one stored by WriteSegment.
+	WriteSegments(ctx context.Context, stream string, segs []media.Segment) ([]SegmentResult, error)
+}
+
+// SegmentResult is the outcome of one segment of
+// SegmentBatchWriter.WriteSegments: its info when stored, else Err.
+type SegmentResult struct {
+	Info SegmentInfo
+	Err  error
+}
+
+// WriteSegments stores segs in st with one WriteSegments call when st is a
+// SegmentBatchWriter, else one WriteSegment call per segment, and returns
+// one result per segment in order.
+func WriteSegments(ctx context.Context, st Store, stream string, segs []media.Segment) ([]SegmentResult, error) {
+	if b, ok := st.(SegmentBatchWriter); ok {
+		return b.WriteSegments(ctx, stream, segs)
+	}
+	return writeEach(ctx, st, stream, segs), nil
+}
+
+// writeEach stores segs one WriteSegment call at a time.
+func writeEach(ctx context.Context, st Store, stream string, segs []media.Segment) []SegmentResult {
+	out := make([]SegmentResult, len(segs))
+	for i, seg := range segs {
+		out[i].Info, out[i].Err = st.WriteSegment(ctx, stream, seg)
+	}
+	return out
+}
+
 // ErrUnsupported is returned (wrapped) by optional calls that a plugin does
 // not implement.
 var ErrUnsupported = errors.New("not supported by the plugin")

@@ -153,3 +153,9 @@ func (r replSource) Segment(ctx context.Context, start int64) ([]byte, error) {
 func (r replSource) Init(ctx context.Context, hash string) (media.Init, error) {
 	return r.c.Init(ctx, r.stream, hash, r.chain())
 }
+
+var _ replicate.BulkSource = replSource{}
+
+func (r replSource) Bulk(ctx context.Context, from, to int64, each func(media.Segment) error) error {
+	return r.c.Bulk(ctx, r.stream, from, to, r.chain(), each)
+}

@@ -35,9 +35,10 @@ const (
 	EndpointSegments          // GET /m4f/v1/segments/{stream}?from=MS&to=MS
 	EndpointSegment           // GET /m4f/v1/segment/{stream}/{start}
 	EndpointInit              // GET /m4f/v1/init/{stream}/{hash}
+	EndpointBulk              // GET /m4f/v1/bulk/{stream}?from=MS&to=MS
 )
 
-var endpointNames = [...]string{"none", "streams", "live", "ranges", "segments", "segment", "init"}
+var endpointNames = [...]string{"none", "streams", "live", "ranges", "segments", "segment", "init", "bulk"}
 
 func (e Endpoint) String() string {
 	if int(e) < len(endpointNames) {
@@ -78,6 +79,12 @@ func SegmentsPath(stream string, from, to int64) string {
 // SegmentPath is the path of the stream's segment that starts at start (UTC ms).
 func SegmentPath(stream string, start int64) string {
 	return PathPrefix + "segment/" + stream + "/" + strconv.FormatInt(start, 10)
+}
+
+// BulkPath is the path and query that fetch the bytes of the stream's
+// segments starting in [from, to), as one body in the live frame format.
+func BulkPath(stream string, from, to int64) string {
+	return PathPrefix + "bulk/" + stream + windowQuery(from, to)
 }
 
 // InitPath is the path of the stream's init segment with that hash.
@@ -130,6 +137,8 @@ func ParsePath(path string, validName func(string) error) (Route, error) {
 		r.Endpoint, args = EndpointSegment, 1
 	case "init":
 		r.Endpoint, args = EndpointInit, 1
+	case "bulk":
+		r.Endpoint = EndpointBulk
 	default:
 		return Route{}, fmt.Errorf("m4f: path %.80q names no endpoint: %w", path, ErrUnknownPath)
 	}

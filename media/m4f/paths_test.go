@@ -27,6 +27,7 @@ func TestPathsRoundTrip(t *testing.T) {
 		{SegmentsPath("cam", 0, 9), Route{Endpoint: EndpointSegments, Stream: "cam"}},
 		{SegmentPath("cam", 1_700_000_000_123), Route{Endpoint: EndpointSegment, Stream: "cam", Start: 1_700_000_000_123}},
 		{InitPath("cam", "0123456789abcdef"), Route{Endpoint: EndpointInit, Stream: "cam", Hash: "0123456789abcdef"}},
+		{BulkPath("cam", 0, 9), Route{Endpoint: EndpointBulk, Stream: "cam"}},
 	}
 	for _, tc := range tests {
 		u, err := url.Parse(tc.path)

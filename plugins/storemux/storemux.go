@@ -27,8 +27,9 @@ type Mux struct {
 }
 
 var (
-	_ sdk.Store          = (*Mux)(nil)
-	_ sdk.SegmentDeleter = (*Mux)(nil)
+	_ sdk.Store              = (*Mux)(nil)
+	_ sdk.SegmentDeleter     = (*Mux)(nil)
+	_ sdk.SegmentBatchWriter = (*Mux)(nil)
 )
 
 // New returns a Mux over a disk and an S3 store.
@@ -75,6 +76,17 @@ func (m *Mux) WriteSegment(ctx context.Context, stream string, seg media.Segment
 		return sdk.SegmentInfo{}, err
 	}
 	return st.WriteSegment(ctx, stream, seg)
+}
+
+// WriteSegments passes a batch on to the stream's store, as one call when
+// that store is an sdk.SegmentBatchWriter (the disk store is), else one
+// WriteSegment call per segment.
+func (m *Mux) WriteSegments(ctx context.Context, stream string, segs []media.Segment) ([]sdk.SegmentResult, error) {
+	st, err := m.pick(stream)
+	if err != nil {
+		return nil, err
+	}
+	return sdk.WriteSegments(ctx, st, stream, segs)
 }
 
 func (m *Mux) Ranges(ctx context.Context, stream string, from, to int64) ([]sdk.Range, error) {

@@ -257,6 +257,64 @@ func RunStore(t *testing.T, h StoreHarness) {
 		}
 	})
 
+	t.Run("batch writes store each segment as WriteSegment would", func(t *testing.T) {
+		f := setup(t)
+		f.write(t, base+2000, 2000)
+		seg := func(start, dur int64) media.Segment {
+			return media.Segment{Start: start, Duration: dur, InitHash: f.init.Hash, Data: Data(start)}
+		}
+		// In order of start, after the stored segment: a store that only
+		// appends takes them too.
+		batch := []media.Segment{
+			seg(base+3000, 2000),        // overlaps the stored segment
+			seg(base+4000, 2000),        // ok
+			seg(base+hourMs-2000, 2000), // ok, or refused for the next one
+			seg(base+hourMs-1000, 500),  // overlaps the one before it in the batch
+			seg(base+hourMs, 3000),      // ok, across the hour
+		}
+		res, err := sdk.WriteSegments(ctx(t), f.st, f.stream, batch)
+		if err != nil {
+			t.Fatalf("WriteSegments: %v", err)
+		}
+		if len(res) != len(batch) {
+			t.Fatalf("WriteSegments returned %d results for %d segments", len(res), len(batch))
+		}
+		for k, r := range res {
+			b := batch[k]
+			okWant := k == 1 || k == 4 || ((k == 2 || k == 3) && r.Err == nil)
+			if (r.Err == nil) != okWant {
+				t.Fatalf("segment %d (start %d): result %+v, want stored=%v", k, b.Start, r, okWant)
+			}
+			if r.Err != nil {
+				continue
+			}
+			want := sdk.SegmentInfo{Start: b.Start, Duration: b.Duration, Size: int64(len(b.Data)), InitHash: f.init.Hash, Checksum: media.Checksum(b.Data), Path: r.Info.Path}
+			if r.Info != want {
+				t.Fatalf("segment %d: info %+v, want %+v", k, r.Info, want)
+			}
+		}
+		if (res[2].Err == nil) == (res[3].Err == nil) {
+			t.Fatalf("of two overlapping segments of a batch, exactly one must be stored: %v, %v", res[2].Err, res[3].Err)
+		}
+		mid := batch[2].Start
+		if res[2].Err != nil {
+			mid = batch[3].Start
+		}
+		want := []int64{base + 2000, base + 4000, mid, base + hourMs}
+		check := func(when string) {
+			segs := f.segments(t, 0, 1<<62)
+			if got := starts(segs); !slices.Equal(got, want) {
+				t.Fatalf("%s: segments %v, want %v", when, got, want)
+			}
+			for _, info := range segs {
+				f.checkSegment(t, info, info.Duration)
+			}
+		}
+		check("after the batch")
+		f.reopen(t, 0, 0)
+		check("after reopening")
+	})
+
 	t.Run("not found", func(t *testing.T) {
 		f := setup(t)
 		f.write(t, base, 2000)

@@ -777,6 +777,165 @@ func (x *WriteSegmentRequest) GetSegment() *Segment {
 	return nil
 }
 
+type WriteSegmentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stream        string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	Segments      []*Segment             `protobuf:"bytes,2,rep,name=segments,proto3" json:"segments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteSegmentsRequest) Reset() {
+	*x = WriteSegmentsRequest{}
+	mi := &file_edge_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteSegmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteSegmentsRequest) ProtoMessage() {}
+
+func (x *WriteSegmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_edge_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteSegmentsRequest.ProtoReflect.Descriptor instead.
+func (*WriteSegmentsRequest) Descriptor() ([]byte, []int) {
+	return file_edge_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *WriteSegmentsRequest) GetStream() string {
+	if x != nil {
+		return x.Stream
+	}
+	return ""
+}
+
+func (x *WriteSegmentsRequest) GetSegments() []*Segment {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+// SegmentResult is the outcome of one segment of a WriteSegments call:
+// info when it was stored, else the gRPC status code and message of its
+// error (code is never 0 then).
+type SegmentResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *SegmentInfo           `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	Code          int32                  `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SegmentResult) Reset() {
+	*x = SegmentResult{}
+	mi := &file_edge_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SegmentResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SegmentResult) ProtoMessage() {}
+
+func (x *SegmentResult) ProtoReflect() protoreflect.Message {
+	mi := &file_edge_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SegmentResult.ProtoReflect.Descriptor instead.
+func (*SegmentResult) Descriptor() ([]byte, []int) {
+	return file_edge_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SegmentResult) GetInfo() *SegmentInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *SegmentResult) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *SegmentResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type WriteSegmentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*SegmentResult       `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteSegmentsResponse) Reset() {
+	*x = WriteSegmentsResponse{}
+	mi := &file_edge_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteSegmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteSegmentsResponse) ProtoMessage() {}
+
+func (x *WriteSegmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_edge_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteSegmentsResponse.ProtoReflect.Descriptor instead.
+func (*WriteSegmentsResponse) Descriptor() ([]byte, []int) {
+	return file_edge_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WriteSegmentsResponse) GetResults() []*SegmentResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 type SegmentInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Start         int64                  `protobuf:"varint,1,opt,name=start,proto3" json:"start,omitempty"`
@@ -791,7 +950,7 @@ type SegmentInfo struct {
 
 func (x *SegmentInfo) Reset() {
 	*x = SegmentInfo{}
-	mi := &file_edge_proto_msgTypes[11]
+	mi := &file_edge_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +962,7 @@ func (x *SegmentInfo) String() string {
 func (*SegmentInfo) ProtoMessage() {}
 
 func (x *SegmentInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[11]
+	mi := &file_edge_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +975,7 @@ func (x *SegmentInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentInfo.ProtoReflect.Descriptor instead.
 func (*SegmentInfo) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{11}
+	return file_edge_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SegmentInfo) GetStart() int64 {
@@ -872,7 +1031,7 @@ type SpanRequest struct {
 
 func (x *SpanRequest) Reset() {
 	*x = SpanRequest{}
-	mi := &file_edge_proto_msgTypes[12]
+	mi := &file_edge_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +1043,7 @@ func (x *SpanRequest) String() string {
 func (*SpanRequest) ProtoMessage() {}
 
 func (x *SpanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[12]
+	mi := &file_edge_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +1056,7 @@ func (x *SpanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpanRequest.ProtoReflect.Descriptor instead.
 func (*SpanRequest) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{12}
+	return file_edge_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SpanRequest) GetStream() string {
@@ -931,7 +1090,7 @@ type Range struct {
 
 func (x *Range) Reset() {
 	*x = Range{}
-	mi := &file_edge_proto_msgTypes[13]
+	mi := &file_edge_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1102,7 @@ func (x *Range) String() string {
 func (*Range) ProtoMessage() {}
 
 func (x *Range) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[13]
+	mi := &file_edge_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1115,7 @@ func (x *Range) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Range.ProtoReflect.Descriptor instead.
 func (*Range) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{13}
+	return file_edge_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Range) GetFrom() int64 {
@@ -982,7 +1141,7 @@ type RangesResponse struct {
 
 func (x *RangesResponse) Reset() {
 	*x = RangesResponse{}
-	mi := &file_edge_proto_msgTypes[14]
+	mi := &file_edge_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -994,7 +1153,7 @@ func (x *RangesResponse) String() string {
 func (*RangesResponse) ProtoMessage() {}
 
 func (x *RangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[14]
+	mi := &file_edge_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1007,7 +1166,7 @@ func (x *RangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangesResponse.ProtoReflect.Descriptor instead.
 func (*RangesResponse) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{14}
+	return file_edge_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RangesResponse) GetRanges() []*Range {
@@ -1026,7 +1185,7 @@ type SegmentsResponse struct {
 
 func (x *SegmentsResponse) Reset() {
 	*x = SegmentsResponse{}
-	mi := &file_edge_proto_msgTypes[15]
+	mi := &file_edge_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1197,7 @@ func (x *SegmentsResponse) String() string {
 func (*SegmentsResponse) ProtoMessage() {}
 
 func (x *SegmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[15]
+	mi := &file_edge_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1210,7 @@ func (x *SegmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentsResponse.ProtoReflect.Descriptor instead.
 func (*SegmentsResponse) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{15}
+	return file_edge_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SegmentsResponse) GetSegments() []*SegmentInfo {
@@ -1071,7 +1230,7 @@ type ReadInitRequest struct {
 
 func (x *ReadInitRequest) Reset() {
 	*x = ReadInitRequest{}
-	mi := &file_edge_proto_msgTypes[16]
+	mi := &file_edge_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1242,7 @@ func (x *ReadInitRequest) String() string {
 func (*ReadInitRequest) ProtoMessage() {}
 
 func (x *ReadInitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[16]
+	mi := &file_edge_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1255,7 @@ func (x *ReadInitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadInitRequest.ProtoReflect.Descriptor instead.
 func (*ReadInitRequest) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{16}
+	return file_edge_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReadInitRequest) GetStream() string {
@@ -1122,7 +1281,7 @@ type DeleteSegmentsResponse struct {
 
 func (x *DeleteSegmentsResponse) Reset() {
 	*x = DeleteSegmentsResponse{}
-	mi := &file_edge_proto_msgTypes[17]
+	mi := &file_edge_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1293,7 @@ func (x *DeleteSegmentsResponse) String() string {
 func (*DeleteSegmentsResponse) ProtoMessage() {}
 
 func (x *DeleteSegmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[17]
+	mi := &file_edge_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1306,7 @@ func (x *DeleteSegmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSegmentsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSegmentsResponse) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{17}
+	return file_edge_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteSegmentsResponse) GetDeleted() int64 {
@@ -1167,7 +1326,7 @@ type ReadSegmentRequest struct {
 
 func (x *ReadSegmentRequest) Reset() {
 	*x = ReadSegmentRequest{}
-	mi := &file_edge_proto_msgTypes[18]
+	mi := &file_edge_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1338,7 @@ func (x *ReadSegmentRequest) String() string {
 func (*ReadSegmentRequest) ProtoMessage() {}
 
 func (x *ReadSegmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[18]
+	mi := &file_edge_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1351,7 @@ func (x *ReadSegmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadSegmentRequest.ProtoReflect.Descriptor instead.
 func (*ReadSegmentRequest) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{18}
+	return file_edge_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReadSegmentRequest) GetStream() string {
@@ -1218,7 +1377,7 @@ type ReadSegmentResponse struct {
 
 func (x *ReadSegmentResponse) Reset() {
 	*x = ReadSegmentResponse{}
-	mi := &file_edge_proto_msgTypes[19]
+	mi := &file_edge_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1389,7 @@ func (x *ReadSegmentResponse) String() string {
 func (*ReadSegmentResponse) ProtoMessage() {}
 
 func (x *ReadSegmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[19]
+	mi := &file_edge_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1402,7 @@ func (x *ReadSegmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadSegmentResponse.ProtoReflect.Descriptor instead.
 func (*ReadSegmentResponse) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{19}
+	return file_edge_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReadSegmentResponse) GetData() []byte {
@@ -1262,7 +1421,7 @@ type StreamsResponse struct {
 
 func (x *StreamsResponse) Reset() {
 	*x = StreamsResponse{}
-	mi := &file_edge_proto_msgTypes[20]
+	mi := &file_edge_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1274,7 +1433,7 @@ func (x *StreamsResponse) String() string {
 func (*StreamsResponse) ProtoMessage() {}
 
 func (x *StreamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edge_proto_msgTypes[20]
+	mi := &file_edge_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1287,7 +1446,7 @@ func (x *StreamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamsResponse.ProtoReflect.Descriptor instead.
 func (*StreamsResponse) Descriptor() ([]byte, []int) {
-	return file_edge_proto_rawDescGZIP(), []int{20}
+	return file_edge_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StreamsResponse) GetStreams() []string {
@@ -1352,7 +1511,16 @@ const file_edge_proto_rawDesc = "" +
 	"\x04init\x18\x02 \x01(\v2\x14.edge.plugin.v1.InitR\x04init\"`\n" +
 	"\x13WriteSegmentRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x121\n" +
-	"\asegment\x18\x02 \x01(\v2\x17.edge.plugin.v1.SegmentR\asegment\"\xa0\x01\n" +
+	"\asegment\x18\x02 \x01(\v2\x17.edge.plugin.v1.SegmentR\asegment\"c\n" +
+	"\x14WriteSegmentsRequest\x12\x16\n" +
+	"\x06stream\x18\x01 \x01(\tR\x06stream\x123\n" +
+	"\bsegments\x18\x02 \x03(\v2\x17.edge.plugin.v1.SegmentR\bsegments\"j\n" +
+	"\rSegmentResult\x12/\n" +
+	"\x04info\x18\x01 \x01(\v2\x1b.edge.plugin.v1.SegmentInfoR\x04info\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\x05R\x04code\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"P\n" +
+	"\x15WriteSegmentsResponse\x127\n" +
+	"\aresults\x18\x01 \x03(\v2\x1d.edge.plugin.v1.SegmentResultR\aresults\"\xa0\x01\n" +
 	"\vSegmentInfo\x12\x14\n" +
 	"\x05start\x18\x01 \x01(\x03R\x05start\x12\x1a\n" +
 	"\bduration\x18\x02 \x01(\x03R\bduration\x12\x12\n" +
@@ -1384,7 +1552,7 @@ const file_edge_proto_rawDesc = "" +
 	"\x0fStreamsResponse\x12\x18\n" +
 	"\astreams\x18\x01 \x03(\tR\astreams2N\n" +
 	"\x06Ingest\x12D\n" +
-	"\aCapture\x12\x1e.edge.plugin.v1.CaptureControl\x1a\x15.edge.plugin.v1.Event(\x010\x012\xa9\x05\n" +
+	"\aCapture\x12\x1e.edge.plugin.v1.CaptureControl\x1a\x15.edge.plugin.v1.Event(\x010\x012\x87\x06\n" +
 	"\x05Store\x12A\n" +
 	"\n" +
 	"OpenStream\x12\x1c.edge.plugin.v1.StreamConfig\x1a\x15.edge.plugin.v1.Empty\x12D\n" +
@@ -1395,7 +1563,8 @@ const file_edge_proto_rawDesc = "" +
 	"\bReadInit\x12\x1f.edge.plugin.v1.ReadInitRequest\x1a\x14.edge.plugin.v1.Init\x12V\n" +
 	"\vReadSegment\x12\".edge.plugin.v1.ReadSegmentRequest\x1a#.edge.plugin.v1.ReadSegmentResponse\x12A\n" +
 	"\aStreams\x12\x15.edge.plugin.v1.Empty\x1a\x1f.edge.plugin.v1.StreamsResponse\x12U\n" +
-	"\x0eDeleteSegments\x12\x1b.edge.plugin.v1.SpanRequest\x1a&.edge.plugin.v1.DeleteSegmentsResponseB)Z'github.com/edgedvr/edge/sdk/internal/pbb\x06proto3"
+	"\x0eDeleteSegments\x12\x1b.edge.plugin.v1.SpanRequest\x1a&.edge.plugin.v1.DeleteSegmentsResponse\x12\\\n" +
+	"\rWriteSegments\x12$.edge.plugin.v1.WriteSegmentsRequest\x1a%.edge.plugin.v1.WriteSegmentsResponseB)Z'github.com/edgedvr/edge/sdk/internal/pbb\x06proto3"
 
 var (
 	file_edge_proto_rawDescOnce sync.Once
@@ -1409,7 +1578,7 @@ func file_edge_proto_rawDescGZIP() []byte {
 	return file_edge_proto_rawDescData
 }
 
-var file_edge_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_edge_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_edge_proto_goTypes = []any{
 	(*Empty)(nil),                  // 0: edge.plugin.v1.Empty
 	(*CaptureControl)(nil),         // 1: edge.plugin.v1.CaptureControl
@@ -1422,16 +1591,19 @@ var file_edge_proto_goTypes = []any{
 	(*StreamConfig)(nil),           // 8: edge.plugin.v1.StreamConfig
 	(*WriteInitRequest)(nil),       // 9: edge.plugin.v1.WriteInitRequest
 	(*WriteSegmentRequest)(nil),    // 10: edge.plugin.v1.WriteSegmentRequest
-	(*SegmentInfo)(nil),            // 11: edge.plugin.v1.SegmentInfo
-	(*SpanRequest)(nil),            // 12: edge.plugin.v1.SpanRequest
-	(*Range)(nil),                  // 13: edge.plugin.v1.Range
-	(*RangesResponse)(nil),         // 14: edge.plugin.v1.RangesResponse
-	(*SegmentsResponse)(nil),       // 15: edge.plugin.v1.SegmentsResponse
-	(*ReadInitRequest)(nil),        // 16: edge.plugin.v1.ReadInitRequest
-	(*DeleteSegmentsResponse)(nil), // 17: edge.plugin.v1.DeleteSegmentsResponse
-	(*ReadSegmentRequest)(nil),     // 18: edge.plugin.v1.ReadSegmentRequest
-	(*ReadSegmentResponse)(nil),    // 19: edge.plugin.v1.ReadSegmentResponse
-	(*StreamsResponse)(nil),        // 20: edge.plugin.v1.StreamsResponse
+	(*WriteSegmentsRequest)(nil),   // 11: edge.plugin.v1.WriteSegmentsRequest
+	(*SegmentResult)(nil),          // 12: edge.plugin.v1.SegmentResult
+	(*WriteSegmentsResponse)(nil),  // 13: edge.plugin.v1.WriteSegmentsResponse
+	(*SegmentInfo)(nil),            // 14: edge.plugin.v1.SegmentInfo
+	(*SpanRequest)(nil),            // 15: edge.plugin.v1.SpanRequest
+	(*Range)(nil),                  // 16: edge.plugin.v1.Range
+	(*RangesResponse)(nil),         // 17: edge.plugin.v1.RangesResponse
+	(*SegmentsResponse)(nil),       // 18: edge.plugin.v1.SegmentsResponse
+	(*ReadInitRequest)(nil),        // 19: edge.plugin.v1.ReadInitRequest
+	(*DeleteSegmentsResponse)(nil), // 20: edge.plugin.v1.DeleteSegmentsResponse
+	(*ReadSegmentRequest)(nil),     // 21: edge.plugin.v1.ReadSegmentRequest
+	(*ReadSegmentResponse)(nil),    // 22: edge.plugin.v1.ReadSegmentResponse
+	(*StreamsResponse)(nil),        // 23: edge.plugin.v1.StreamsResponse
 }
 var file_edge_proto_depIdxs = []int32{
 	3,  // 0: edge.plugin.v1.CaptureControl.start:type_name -> edge.plugin.v1.CaptureRequest
@@ -1441,33 +1613,38 @@ var file_edge_proto_depIdxs = []int32{
 	6,  // 4: edge.plugin.v1.Event.stats:type_name -> edge.plugin.v1.Stats
 	4,  // 5: edge.plugin.v1.WriteInitRequest.init:type_name -> edge.plugin.v1.Init
 	5,  // 6: edge.plugin.v1.WriteSegmentRequest.segment:type_name -> edge.plugin.v1.Segment
-	13, // 7: edge.plugin.v1.RangesResponse.ranges:type_name -> edge.plugin.v1.Range
-	11, // 8: edge.plugin.v1.SegmentsResponse.segments:type_name -> edge.plugin.v1.SegmentInfo
-	1,  // 9: edge.plugin.v1.Ingest.Capture:input_type -> edge.plugin.v1.CaptureControl
-	8,  // 10: edge.plugin.v1.Store.OpenStream:input_type -> edge.plugin.v1.StreamConfig
-	9,  // 11: edge.plugin.v1.Store.WriteInit:input_type -> edge.plugin.v1.WriteInitRequest
-	10, // 12: edge.plugin.v1.Store.WriteSegment:input_type -> edge.plugin.v1.WriteSegmentRequest
-	12, // 13: edge.plugin.v1.Store.Ranges:input_type -> edge.plugin.v1.SpanRequest
-	12, // 14: edge.plugin.v1.Store.Segments:input_type -> edge.plugin.v1.SpanRequest
-	16, // 15: edge.plugin.v1.Store.ReadInit:input_type -> edge.plugin.v1.ReadInitRequest
-	18, // 16: edge.plugin.v1.Store.ReadSegment:input_type -> edge.plugin.v1.ReadSegmentRequest
-	0,  // 17: edge.plugin.v1.Store.Streams:input_type -> edge.plugin.v1.Empty
-	12, // 18: edge.plugin.v1.Store.DeleteSegments:input_type -> edge.plugin.v1.SpanRequest
-	7,  // 19: edge.plugin.v1.Ingest.Capture:output_type -> edge.plugin.v1.Event
-	0,  // 20: edge.plugin.v1.Store.OpenStream:output_type -> edge.plugin.v1.Empty
-	0,  // 21: edge.plugin.v1.Store.WriteInit:output_type -> edge.plugin.v1.Empty
-	11, // 22: edge.plugin.v1.Store.WriteSegment:output_type -> edge.plugin.v1.SegmentInfo
-	14, // 23: edge.plugin.v1.Store.Ranges:output_type -> edge.plugin.v1.RangesResponse
-	15, // 24: edge.plugin.v1.Store.Segments:output_type -> edge.plugin.v1.SegmentsResponse
-	4,  // 25: edge.plugin.v1.Store.ReadInit:output_type -> edge.plugin.v1.Init
-	19, // 26: edge.plugin.v1.Store.ReadSegment:output_type -> edge.plugin.v1.ReadSegmentResponse
-	20, // 27: edge.plugin.v1.Store.Streams:output_type -> edge.plugin.v1.StreamsResponse
-	17, // 28: edge.plugin.v1.Store.DeleteSegments:output_type -> edge.plugin.v1.DeleteSegmentsResponse
-	19, // [19:29] is the sub-list for method output_type
-	9,  // [9:19] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	5,  // 7: edge.plugin.v1.WriteSegmentsRequest.segments:type_name -> edge.plugin.v1.Segment
+	14, // 8: edge.plugin.v1.SegmentResult.info:type_name -> edge.plugin.v1.SegmentInfo
+	12, // 9: edge.plugin.v1.WriteSegmentsResponse.results:type_name -> edge.plugin.v1.SegmentResult
+	16, // 10: edge.plugin.v1.RangesResponse.ranges:type_name -> edge.plugin.v1.Range
+	14, // 11: edge.plugin.v1.SegmentsResponse.segments:type_name -> edge.plugin.v1.SegmentInfo
+	1,  // 12: edge.plugin.v1.Ingest.Capture:input_type -> edge.plugin.v1.CaptureControl
+	8,  // 13: edge.plugin.v1.Store.OpenStream:input_type -> edge.plugin.v1.StreamConfig
+	9,  // 14: edge.plugin.v1.Store.WriteInit:input_type -> edge.plugin.v1.WriteInitRequest
+	10, // 15: edge.plugin.v1.Store.WriteSegment:input_type -> edge.plugin.v1.WriteSegmentRequest
+	15, // 16: edge.plugin.v1.Store.Ranges:input_type -> edge.plugin.v1.SpanRequest
+	15, // 17: edge.plugin.v1.Store.Segments:input_type -> edge.plugin.v1.SpanRequest
+	19, // 18: edge.plugin.v1.Store.ReadInit:input_type -> edge.plugin.v1.ReadInitRequest
+	21, // 19: edge.plugin.v1.Store.ReadSegment:input_type -> edge.plugin.v1.ReadSegmentRequest
+	0,  // 20: edge.plugin.v1.Store.Streams:input_type -> edge.plugin.v1.Empty
+	15, // 21: edge.plugin.v1.Store.DeleteSegments:input_type -> edge.plugin.v1.SpanRequest
+	11, // 22: edge.plugin.v1.Store.WriteSegments:input_type -> edge.plugin.v1.WriteSegmentsRequest
+	7,  // 23: edge.plugin.v1.Ingest.Capture:output_type -> edge.plugin.v1.Event
+	0,  // 24: edge.plugin.v1.Store.OpenStream:output_type -> edge.plugin.v1.Empty
+	0,  // 25: edge.plugin.v1.Store.WriteInit:output_type -> edge.plugin.v1.Empty
+	14, // 26: edge.plugin.v1.Store.WriteSegment:output_type -> edge.plugin.v1.SegmentInfo
+	17, // 27: edge.plugin.v1.Store.Ranges:output_type -> edge.plugin.v1.RangesResponse
+	18, // 28: edge.plugin.v1.Store.Segments:output_type -> edge.plugin.v1.SegmentsResponse
+	4,  // 29: edge.plugin.v1.Store.ReadInit:output_type -> edge.plugin.v1.Init
+	22, // 30: edge.plugin.v1.Store.ReadSegment:output_type -> edge.plugin.v1.ReadSegmentResponse
+	23, // 31: edge.plugin.v1.Store.Streams:output_type -> edge.plugin.v1.StreamsResponse
+	20, // 32: edge.plugin.v1.Store.DeleteSegments:output_type -> edge.plugin.v1.DeleteSegmentsResponse
+	13, // 33: edge.plugin.v1.Store.WriteSegments:output_type -> edge.plugin.v1.WriteSegmentsResponse
+	23, // [23:34] is the sub-list for method output_type
+	12, // [12:23] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_edge_proto_init() }
@@ -1489,7 +1666,7 @@ func file_edge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_edge_proto_rawDesc), len(file_edge_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

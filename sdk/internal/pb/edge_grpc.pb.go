@@ -141,6 +141,7 @@ const (
 	Store_ReadSegment_FullMethodName    = "/edge.plugin.v1.Store/ReadSegment"
 	Store_Streams_FullMethodName        = "/edge.plugin.v1.Store/Streams"
 	Store_DeleteSegments_FullMethodName = "/edge.plugin.v1.Store/DeleteSegments"
+	Store_WriteSegments_FullMethodName  = "/edge.plugin.v1.Store/WriteSegments"
 )
 
 // StoreClient is the client API for Store service.
@@ -161,6 +162,11 @@ type StoreClient interface {
 	// segments whose start is in [from, to). Stores without it answer
 	// Unimplemented.
 	DeleteSegments(ctx context.Context, in *SpanRequest, opts ...grpc.CallOption) (*DeleteSegmentsResponse, error)
+	// WriteSegments is optional (sdk.SegmentBatchWriter): it stores several
+	// segments of one stream, each as WriteSegment would, and answers one
+	// result per segment in order. Stores without it answer Unimplemented
+	// and the host falls back to WriteSegment.
+	WriteSegments(ctx context.Context, in *WriteSegmentsRequest, opts ...grpc.CallOption) (*WriteSegmentsResponse, error)
 }
 
 type storeClient struct {
@@ -261,6 +267,16 @@ func (c *storeClient) DeleteSegments(ctx context.Context, in *SpanRequest, opts 
 	return out, nil
 }
 
+func (c *storeClient) WriteSegments(ctx context.Context, in *WriteSegmentsRequest, opts ...grpc.CallOption) (*WriteSegmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WriteSegmentsResponse)
+	err := c.cc.Invoke(ctx, Store_WriteSegments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StoreServer is the server API for Store service.
 // All implementations must embed UnimplementedStoreServer
 // for forward compatibility.
@@ -279,6 +295,11 @@ type StoreServer interface {
 	// segments whose start is in [from, to). Stores without it answer
 	// Unimplemented.
 	DeleteSegments(context.Context, *SpanRequest) (*DeleteSegmentsResponse, error)
+	// WriteSegments is optional (sdk.SegmentBatchWriter): it stores several
+	// segments of one stream, each as WriteSegment would, and answers one
+	// result per segment in order. Stores without it answer Unimplemented
+	// and the host falls back to WriteSegment.
+	WriteSegments(context.Context, *WriteSegmentsRequest) (*WriteSegmentsResponse, error)
 	mustEmbedUnimplementedStoreServer()
 }
 
@@ -315,6 +336,9 @@ func (UnimplementedStoreServer) Streams(context.Context, *Empty) (*StreamsRespon
 }
 func (UnimplementedStoreServer) DeleteSegments(context.Context, *SpanRequest) (*DeleteSegmentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteSegments not implemented")
+}
+func (UnimplementedStoreServer) WriteSegments(context.Context, *WriteSegmentsRequest) (*WriteSegmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WriteSegments not implemented")
 }
 func (UnimplementedStoreServer) mustEmbedUnimplementedStoreServer() {}
 func (UnimplementedStoreServer) testEmbeddedByValue()               {}
@@ -499,6 +523,24 @@ func _Store_DeleteSegments_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Store_WriteSegments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WriteSegmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoreServer).WriteSegments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Store_WriteSegments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoreServer).WriteSegments(ctx, req.(*WriteSegmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Store_ServiceDesc is the grpc.ServiceDesc for Store service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -541,6 +583,10 @@ var Store_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteSegments",
 			Handler:    _Store_DeleteSegments_Handler,
+		},
+		{
+			MethodName: "WriteSegments",
+			Handler:    _Store_WriteSegments_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

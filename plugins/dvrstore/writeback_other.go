@@ -1,0 +1,11 @@
+//go:build !linux
+
+package dvrstore
+
+import "os"
+
+// startWriteback does nothing where sync_file_range does not exist.
+func startWriteback(*os.File) {}
+
+// syncData flushes f (fsync).
+func syncData(f *os.File) error { return f.Sync() }
