@@ -78,13 +78,13 @@ type batchItem struct {
 func checkSegment(seg media.Segment) error {
 	switch {
 	case seg.Start < 0 || seg.Start > maxStart:
-		return fmt.Errorf("start out of range")
+		return fmt.Errorf("start out of range: %w", sdk.ErrRefused)
 	case seg.Duration < 1 || seg.Duration > maxSegmentDuration:
-		return fmt.Errorf("duration %d ms is not between 1 ms and 1 h", seg.Duration)
+		return fmt.Errorf("duration %d ms is not between 1 ms and 1 h: %w", seg.Duration, sdk.ErrRefused)
 	case !validHash(seg.InitHash):
-		return fmt.Errorf("init hash %q is not 1 to 64 lowercase hex digits", seg.InitHash)
+		return fmt.Errorf("init hash %q is not 1 to 64 lowercase hex digits: %w", seg.InitHash, sdk.ErrRefused)
 	case len(seg.Data) == 0:
-		return fmt.Errorf("no data")
+		return fmt.Errorf("no data: %w", sdk.ErrRefused)
 	}
 	return nil
 }
@@ -168,7 +168,7 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 	reserved := ok[:0]
 	for _, it := range ok {
 		if d := st.cfg.Depth.Milliseconds(); d > 0 && it.e.end() <= now.UnixMilli()-d {
-			fail(it, fmt.Errorf("ends before the archive's depth (%v)", st.cfg.Depth))
+			fail(it, fmt.Errorf("ends before the archive's depth (%v): %w", st.cfg.Depth, sdk.ErrRefused))
 			continue
 		}
 		if err := st.checkFree(it.e); err != nil {
