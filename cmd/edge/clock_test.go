@@ -87,7 +87,7 @@ func TestFutureSegmentFromPeer(t *testing.T) {
 
 	tp := testkit.NewTopology(t, key)
 	tp.Node(t, "edge", testkit.StreamBlock("cam", []string{"m4f://" + strings.TrimPrefix(peer.URL, "http://") + "/cam"},
-		`segment_duration = "1s"`, `dvr = { root = "dvr", depth = "1d" }`))
+		`dvr = { root = "dvr", depth = "1d" }`))
 	n := tp.Start(t, tp.Write(t), "edge")
 
 	written := func() float64 { return testkit.Metric(t, n.URL, "edge_dvr_segments_written_total", "stream=cam") }
