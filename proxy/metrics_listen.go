@@ -11,30 +11,7 @@ import (
 // scraper needs no admin_key there) and 404 to everything else. It returns
 // nil after Shutdown.
 func (s *Server) ServeMetrics(ln net.Listener) error {
-	srv := &fasthttp.Server{
-		Handler:                      s.recoverHTTP("metrics", s.handleMetricsListen),
-		Name:                         "edge",
-		ReadTimeout:                  s.cfg.ReadTimeout,
-		WriteTimeout:                 s.cfg.WriteTimeout,
-		IdleTimeout:                  s.cfg.IdleTimeout,
-		MaxRequestBodySize:           4 << 10,
-		DisablePreParseMultipartForm: true,
-		NoDefaultContentType:         true,
-		CloseOnShutdown:              true,
-		Logger:                       fasthttpLogger{s.log},
-	}
-	s.replMu.Lock()
-	if s.base.Err() != nil {
-		s.replMu.Unlock()
-		return nil
-	}
-	s.repl = append(s.repl, srv) // shut down with the replication listeners
-	s.replMu.Unlock()
-	err := srv.Serve(ln)
-	if s.base.Err() != nil {
-		return nil
-	}
-	return err
+	return s.serveSide(ln, s.recoverHTTP("metrics", s.handleMetricsListen))
 }
 
 func (s *Server) handleMetricsListen(ctx *fasthttp.RequestCtx) {

@@ -14,19 +14,26 @@ import (
 // stays off the viewers' listener, and viewers, the API, live pulls and
 // stream listings get 404 there. It returns nil after Shutdown.
 func (s *Server) ServeReplication(ln net.Listener) error {
+	return s.serveSide(ln, s.recoverHTTP("replication", s.handleReplication))
+}
+
+// serveSide serves h on ln, a listener beside the viewers' one
+// (replication_listen, metrics_listen), until Shutdown, which closes it
+// with the others. Requests there carry no body worth more than 4 KiB. It
+// returns nil after Shutdown.
+func (s *Server) serveSide(ln net.Listener, h fasthttp.RequestHandler) error {
 	srv := &fasthttp.Server{
-		Handler:                       s.recoverHTTP("replication", s.handleReplication),
-		Name:                          "edge",
-		ReadTimeout:                   s.cfg.ReadTimeout,
-		WriteTimeout:                  s.cfg.WriteTimeout,
-		IdleTimeout:                   s.cfg.IdleTimeout,
-		MaxRequestBodySize:            4 << 10,
-		DisablePreParseMultipartForm:  true,
-		NoDefaultContentType:          true,
-		TCPKeepalive:                  true,
-		CloseOnShutdown:               true,
-		DisableHeaderNamesNormalizing: false,
-		Logger:                        fasthttpLogger{s.log},
+		Handler:                      h,
+		Name:                         "edge",
+		ReadTimeout:                  s.cfg.ReadTimeout,
+		WriteTimeout:                 s.cfg.WriteTimeout,
+		IdleTimeout:                  s.cfg.IdleTimeout,
+		MaxRequestBodySize:           4 << 10,
+		DisablePreParseMultipartForm: true,
+		NoDefaultContentType:         true,
+		TCPKeepalive:                 true,
+		CloseOnShutdown:              true,
+		Logger:                       fasthttpLogger{s.log},
 	}
 	s.replMu.Lock()
 	if s.base.Err() != nil {
