@@ -117,15 +117,21 @@ func (st *stream) dropFront(ctx context.Context, hour int64, es []entry, n int) 
 	st.mu.Unlock()
 	st.idx.Remove(hour)
 	st.dirty = true
+	return st.removeFromHour(ctx, hour, len(rest) == 0, es[:n])
+}
+
+// removeFromHour saves the summary, then deletes the objects of hour:
+// all of them (its index, its segments and any object a failed write left
+// unlisted) when whole, else the segments gone.
+func (st *stream) removeFromHour(ctx context.Context, hour int64, whole bool, gone []entry) error {
 	if err := st.flushSummary(ctx); err != nil {
 		return err
 	}
 	var keys []string
-	if len(rest) == 0 {
+	if whole {
 		if err := st.c.RemoveObject(ctx, st.root.Bucket, st.indexKey(hour), minio.RemoveObjectOptions{}); err != nil {
 			return st.wrap("remove index", err)
 		}
-		// The whole hour goes, with any object a failed write left unlisted.
 		prefix := st.key(hourPrefix(hour))
 		for obj := range st.c.ListObjects(ctx, st.root.Bucket, minio.ListObjectsOptions{Prefix: prefix}) {
 			if obj.Err != nil {
@@ -134,7 +140,7 @@ func (st *stream) dropFront(ctx context.Context, hour int64, es []entry, n int) 
 			keys = append(keys, obj.Key)
 		}
 	} else {
-		for _, e := range es[:n] {
+		for _, e := range gone {
 			keys = append(keys, st.key(segmentKey(e)))
 		}
 	}

@@ -3,8 +3,6 @@ package s3store
 import (
 	"context"
 	"time"
-
-	"github.com/minio/minio-go/v7"
 )
 
 // MaxFuture is how far after the wall clock a segment may start and still
@@ -104,25 +102,5 @@ func (st *stream) dropBack(ctx context.Context, hour int64, es []entry, k int) e
 		st.idx.Remove(prevHour) // it is the current hour now, held in cur
 	}
 	st.dirty = true
-	if err := st.flushSummary(ctx); err != nil {
-		return err
-	}
-	var keys []string
-	if len(rest) == 0 {
-		if err := st.c.RemoveObject(ctx, st.root.Bucket, st.indexKey(hour), minio.RemoveObjectOptions{}); err != nil {
-			return st.wrap("remove index", err)
-		}
-		prefix := st.key(hourPrefix(hour))
-		for obj := range st.c.ListObjects(ctx, st.root.Bucket, minio.ListObjectsOptions{Prefix: prefix}) {
-			if obj.Err != nil {
-				return st.wrap("list "+prefix, obj.Err)
-			}
-			keys = append(keys, obj.Key)
-		}
-	} else {
-		for _, e := range es[k:] {
-			keys = append(keys, st.key(segmentKey(e)))
-		}
-	}
-	return st.remove(ctx, keys)
+	return st.removeFromHour(ctx, hour, len(rest) == 0, es[k:])
 }
