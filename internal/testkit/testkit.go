@@ -127,7 +127,19 @@ func (b *syncBuffer) String() string {
 // its output if the test failed.
 func Start(t testing.TB, name string, args ...string) *Proc {
 	t.Helper()
+	return startEnv(t, nil, name, args...)
+}
+
+// startEnv is Start with env added to the test process's environment.
+func startEnv(t testing.TB, env map[string]string, name string, args ...string) *Proc {
+	t.Helper()
 	p := &Proc{Name: filepath.Base(name), Cmd: exec.Command(name, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	if env != nil {
+		p.Cmd.Env = os.Environ()
+		for k, v := range env {
+			p.Cmd.Env = append(p.Cmd.Env, k+"="+v)
+		}
+	}
 	p.Cmd.Stdout = p.out
 	p.Cmd.Stderr = p.out
 	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -213,7 +225,14 @@ type Node struct {
 // StartNode runs `edge run FILE --node NAME` and waits until it answers HTTP.
 func StartNode(t testing.TB, topology, name, listen string) *Node {
 	t.Helper()
-	p := Start(t, Edge(t), "run", topology, "--node", name)
+	return StartNodeEnv(t, topology, name, listen, nil)
+}
+
+// StartNodeEnv is StartNode with env added to the node's environment (and
+// so its plugins'), for tests that run in parallel with others.
+func StartNodeEnv(t testing.TB, topology, name, listen string, env map[string]string) *Node {
+	t.Helper()
+	p := startEnv(t, env, Edge(t), "run", topology, "--node", name)
 	n := &Node{Proc: p, URL: "http://" + listen}
 	Eventually(t, 20*time.Second, "node "+name+" to answer HTTP", func() bool {
 		if p.Exited() {

@@ -8,10 +8,11 @@ import (
 // MaxFuture is how far after the wall clock a segment may start and still
 // be kept. Retention deletes, in every stream whatever its depth, the
 // segments that start later: a wrong clock dated them (a peer's, or this
-// machine's before it was set), and since recording only appends after the
-// newest segment, one of them would refuse every write until the clock
-// reached it. A day is far beyond any clock error that still dates real
-// video: segments less than a day ahead are kept and age out by depth.
+// machine's before it was set). They keep no write out (correctly dated
+// segments fill the hole before them), but the live edge, the archive's
+// end and max_size would count them for days. A day is far beyond any
+// clock error that still dates real video: segments less than a day ahead
+// are kept and age out by depth.
 const MaxFuture = 24 * time.Hour
 
 // cleanFuture deletes the segments that start more than MaxFuture after

@@ -277,10 +277,13 @@ func (st *stream) writeSegment(ctx context.Context, seg media.Segment) (sdk.Segm
 	st.mu.RLock()
 	last := st.lastEnd()
 	st.mu.RUnlock()
-	if seg.Start < last {
-		return sdk.SegmentInfo{}, fmt.Errorf("s3store: write segment at %d: before the end %d of the last segment: %w", seg.Start, last, sdk.ErrRefused)
-	}
 	e := entry{start: seg.Start, dur: seg.Duration, size: int64(len(seg.Data)), init: seg.InitHash, sum: media.Checksum(seg.Data)}
+	if seg.Start < last {
+		if err := st.fillSegment(ctx, e, seg.Data); err != nil {
+			return sdk.SegmentInfo{}, err
+		}
+		return st.info(e), nil
+	}
 	if err := st.put(ctx, st.key(segmentKey(e)), seg.Data, "video/iso.segment"); err != nil {
 		return sdk.SegmentInfo{}, err
 	}
