@@ -78,3 +78,58 @@ func BenchmarkWrite4Mbps(b *testing.B) {
 		run(b, st, srv.Root("w"), func() time.Duration { return cpuOf(pid) })
 	})
 }
+
+// BenchmarkFillNewestFirst replicates one hour of 3 s segments of 32 KB
+// into an empty stream the way replication does, newest first in batches
+// of 256, through WriteSegments (one PUT per object, 8 at a time, then one
+// index and one summary PUT per batch) against the same segments stored
+// one WriteSegment call each (three PUTs each, one after the other), into
+// versitygw; it reports milliseconds per segment.
+//
+//	go test ./plugins/s3store/ -run '^$' -bench FillNewestFirst -benchtime 1x
+func BenchmarkFillNewestFirst(b *testing.B) {
+	const segMs, n, batch = 3000, 1200, 256
+	in := testInit(1)
+	segs := make([]media.Segment, n)
+	for i := range segs {
+		start := t0 + int64(n-1-i)*segMs // newest first
+		segs[i] = media.Segment{Start: start, Duration: segMs, InitHash: in.Hash, Data: segData(start, 32<<10)}
+	}
+	srv := testkit.StartS3(b, "edge-fillbench")
+	for _, mode := range []string{"batch", "single"} {
+		b.Run(mode, func(b *testing.B) {
+			for it := 0; it < b.N; it++ {
+				s, _ := newStore(b, srv)
+				name := mode + strconv.Itoa(it)
+				if err := s.OpenStream(ctx, sdk.StreamConfig{Stream: name, Root: srv.Root("bench")}); err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				for k := 0; k < n; k += batch {
+					part := segs[k:min(k+batch, n)]
+					var res []sdk.SegmentResult
+					var err error
+					if mode == "batch" {
+						res, err = s.WriteSegments(ctx, name, part)
+					} else {
+						res, err = sdk.WriteSegments(ctx, onlySingle{s}, name, part)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, r := range res {
+						if r.Err != nil {
+							b.Fatal(r.Err)
+						}
+					}
+				}
+				b.ReportMetric(float64(time.Since(start).Milliseconds())/n, "ms/segment")
+				s.Close()
+			}
+		})
+	}
+}
+
+// onlySingle hides the store's WriteSegments, so that sdk.WriteSegments
+// falls back to one WriteSegment per segment.
+type onlySingle struct{ sdk.Store }

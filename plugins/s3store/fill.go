@@ -119,6 +119,9 @@ func (st *stream) replaceHour(ctx context.Context, hour int64, old, next []entry
 	reload := newest != st.curHour && newest != hour
 	switch {
 	case newest == hour:
+		if st.curHour >= 0 && st.curHour != hour {
+			st.idx.Add(st.curHour, st.cur) // a batch added a newer hour
+		}
 		st.curHour, st.cur = hour, next
 		st.idx.Remove(hour)
 	case reload:

@@ -139,3 +139,84 @@ func TestDeleteSegments(t *testing.T) {
 		t.Fatalf("after reopen: segments %v, want %v", got, want)
 	}
 }
+
+// TestWriteSegmentsBatch: a replication batch, newest first across three
+// hours and into holes before stored segments, with one segment that
+// overlaps a stored one and two that overlap each other: each result is
+// what WriteSegment would answer, and the batch costs one PUT per object,
+// one per hour index it changes and one summary.
+func TestWriteSegmentsBatch(t *testing.T) {
+	srv := testkit.StartS3(t, "edge-batch")
+	s, c := newStore(t, srv)
+	root := srv.Root("b")
+	open(t, s, root, "cam", 0, 0)
+	in := testInit(1)
+	// Stored: 05:30:00 and 07:30:00, 60 s each.
+	writeSeg(t, s, "cam", t0+hourMs/2, 60000, in.Hash)
+	writeSeg(t, s, "cam", t0+2*hourMs+hourMs/2, 60000, in.Hash)
+	seg := func(start, dur int64) media.Segment {
+		return media.Segment{Start: start, Duration: dur, InitHash: in.Hash, Data: segData(start, 200+int(start%997))}
+	}
+	var batch []media.Segment
+	for st := t0 + 3*hourMs - 60000; st >= t0+hourMs/2+60000; st -= 10 * 60000 { // every 10 min, 07:59 down to 05:31
+		batch = append(batch, seg(st, 60000))
+	}
+	batch = append(batch,
+		seg(t0+2*hourMs+hourMs/2+30000, 60000), // overlaps the stored 07:30:00
+		seg(t0+10*60000, 60000),                // 05:10:00
+		seg(t0+10*60000+30000, 60000),          // overlaps the one before it in the batch
+	)
+	c.reset()
+	res, err := s.WriteSegments(ctx, "cam", batch)
+	if err != nil || len(res) != len(batch) {
+		t.Fatalf("WriteSegments: %d results, %v", len(res), err)
+	}
+	want := []int64{t0 + hourMs/2, t0 + 2*hourMs + hourMs/2}
+	objects := 0
+	for i, r := range res {
+		b := batch[i]
+		overlapping := i >= len(batch)-3 && i != len(batch)-2
+		if overlapping {
+			if !sdk.IsPermanent(r.Err) {
+				t.Fatalf("segment %d at %d: %v, want refused as overlapping", i, b.Start, r.Err)
+			}
+			continue
+		}
+		if r.Err != nil || r.Info.Start != b.Start || r.Info.Checksum != media.Checksum(b.Data) || r.Info.Size != int64(len(b.Data)) {
+			t.Fatalf("segment %d at %d: %+v", i, b.Start, r)
+		}
+		want = append(want, b.Start)
+		objects++
+	}
+	slices.Sort(want)
+	if got := storedStarts(t, s, "cam"); !slices.Equal(got, want) {
+		t.Fatalf("segments %v, want %v", got, want)
+	}
+	if n := c.count("PUT", "/seg/"); n != objects {
+		t.Fatalf("%d segment PUTs, want %d", n, objects)
+	}
+	if n := c.count("PUT", "/index/"); n != 3 {
+		t.Fatalf("%d index PUTs, want 3 (one per hour)", n)
+	}
+	if n := c.count("PUT", "/summary"); n != 1 {
+		t.Fatalf("%d summary PUTs, want 1", n)
+	}
+	// Every segment lasts 60 s: those that touch make one range.
+	var wantRanges []sdk.Range
+	for _, st := range want {
+		if n := len(wantRanges); n > 0 && wantRanges[n-1].To == st {
+			wantRanges[n-1].To = st + 60000
+			continue
+		}
+		wantRanges = append(wantRanges, sdk.Range{From: st, To: st + 60000})
+	}
+	s.Close()
+	s2, _ := newStore(t, srv)
+	open(t, s2, root, "cam", 0, 0)
+	if got := storedStarts(t, s2, "cam"); !slices.Equal(got, want) {
+		t.Fatalf("after reopen: segments %v, want %v", got, want)
+	}
+	if got, err := s2.Ranges(ctx, "cam", 0, t0+10*hourMs); err != nil || fmt.Sprint(got) != fmt.Sprint(wantRanges) {
+		t.Fatalf("after reopen: ranges %v, %v; want %v", got, err, wantRanges)
+	}
+}
