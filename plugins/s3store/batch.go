@@ -152,4 +152,3 @@ func (st *stream) isCur(hour int64) bool {
 	defer st.mu.RUnlock()
 	return hour == st.curHour
 }
-
