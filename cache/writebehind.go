@@ -21,6 +21,9 @@ type diskWrite struct {
 	key  Key
 	info sdk.SegmentInfo
 	data []byte
+	// doomed is the files evicted to make room, deleted by the writer
+	// (off the caller's path for a write behind).
+	doomed []string
 }
 
 // Put stores the bytes of a segment of stream described by info (Start,
@@ -126,7 +129,7 @@ func (d *Disk) begin(stream string, info sdk.SegmentInfo, data []byte, behind bo
 		d.inFlight.Add(1) // under mu: MaxBehind holds
 	}
 	d.mu.Unlock()
-	d.unlink(doomed)
+	w.doomed = doomed
 	return w, nil
 }
 
@@ -135,6 +138,7 @@ func (d *Disk) begin(stream string, info sdk.SegmentInfo, data []byte, behind bo
 // releases its reservation (also on failure).
 func (d *Disk) finish(w *diskWrite) error {
 	stream, info := w.key.Stream, w.info
+	d.unlink(w.doomed)
 	err := func() error {
 		sum := media.Checksum(w.data)
 		if info.Checksum != "" && info.Checksum != sum {
