@@ -18,7 +18,6 @@ import (
 
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/sdk"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DiskConfig configures a Disk: the topology's cache = { root, depth,
@@ -62,8 +61,17 @@ type Disk struct {
 	streams map[string]*diskStream
 	lru     *list.List // of *diskEntry; front is the most recently used
 	bytes   int64
-	pending map[Key]struct{} // segments being written
-	wants   map[Key]int
+	pending map[Key]*diskWrite // segments being written, in the foreground or behind
+	// reserved is the bytes of the segments being written: bytes+reserved
+	// stays within MaxSize, so a write in flight has its room already.
+	reserved int64
+	// behind tracks the background writes (PutBehind); Wait waits for it.
+	behind sync.WaitGroup
+	// hook, when set by a test, is called at each stage of a file write
+	// ("partial": half the bytes are in the temp file; "synced": all of
+	// them are, flushed) with the temp file's path.
+	hook  func(stage, tmp string)
+	wants map[Key]int
 	// unlinking holds the files dropped from the index whose unlink runs
 	// outside mu; Put does not write such a path until it is gone.
 	unlinking map[string]struct{}
@@ -71,8 +79,10 @@ type Disk struct {
 	// unlink to see that reads go on meanwhile.
 	remove func(string) error
 
-	hits, misses, evictions atomic.Uint64
-	bytesGauge, entries     atomic.Int64
+	hits, misses, evictions    atomic.Uint64
+	writeErrors, writesSkipped atomic.Uint64
+	bytesGauge, entries        atomic.Int64
+	inFlight                   atomic.Int64
 }
 
 type diskStream struct {
@@ -111,7 +121,7 @@ func OpenDisk(cfg DiskConfig, logger *slog.Logger) (*Disk, error) {
 		tmp:       filepath.Join(root, ".tmp"),
 		streams:   make(map[string]*diskStream),
 		lru:       list.New(),
-		pending:   make(map[Key]struct{}),
+		pending:   make(map[Key]*diskWrite),
 		wants:     make(map[Key]int),
 		unlinking: make(map[string]struct{}),
 		remove:    os.Remove,
@@ -309,8 +319,8 @@ func (d *Disk) expired(end int64) bool {
 }
 
 // trimLocked applies Depth (oldest segments of each stream) and MaxSize
-// (least recently used first) to the index and returns the files to unlink
-// once mu is released.
+// (least recently used first, counting the bytes of writes in flight) to
+// the index and returns the files to unlink once mu is released.
 func (d *Disk) trimLocked() []string {
 	var doomed []string
 	if d.cfg.Depth > 0 {
@@ -329,7 +339,7 @@ func (d *Disk) trimLocked() []string {
 		}
 	}
 	if d.cfg.MaxSize > 0 {
-		for d.bytes > d.cfg.MaxSize {
+		for d.bytes+d.reserved > d.cfg.MaxSize {
 			back := d.lru.Back()
 			if back == nil {
 				break
@@ -419,93 +429,6 @@ func (d *Disk) Want(stream string, start int64) bool {
 	return false
 }
 
-// Put stores the bytes of a segment of stream described by info (Start,
-// Duration and InitHash are required; Size and Checksum are checked when
-// set). Storing a segment that is cached, being stored, older than Depth or
-// larger than MaxSize does nothing. After it, the cache is within MaxSize.
-func (d *Disk) Put(stream string, info sdk.SegmentInfo, data []byte) error {
-	if err := sdk.CheckStreamName(stream); err != nil {
-		return fmt.Errorf("cache: put segment: %w", err)
-	}
-	if len(data) == 0 {
-		return fmt.Errorf("cache: put segment %s/%d: no data", stream, info.Start)
-	}
-	if info.Size != 0 && info.Size != int64(len(data)) {
-		return fmt.Errorf("cache: put segment %s/%d: size %d, want %d", stream, info.Start, len(data), info.Size)
-	}
-	sum := media.Checksum(data)
-	if info.Checksum != "" && info.Checksum != sum {
-		return fmt.Errorf("cache: put segment %s/%d: checksum %s, want %s", stream, info.Start, sum, info.Checksum)
-	}
-	sn := SegmentName{Start: info.Start, Duration: info.Duration, Size: int64(len(data)), InitHash: info.InitHash, Checksum: sum}
-	name, err := sn.Format()
-	if err != nil {
-		return fmt.Errorf("cache: put segment %s/%d: %w", stream, info.Start, err)
-	}
-	if d.expired(info.Start+info.Duration) || (d.cfg.MaxSize > 0 && sn.Size > d.cfg.MaxSize) {
-		return nil
-	}
-	k := Key{Stream: stream, Start: info.Start}
-	dir := filepath.Join(d.cfg.Root, stream)
-	path := filepath.Join(dir, name)
-	d.mu.Lock()
-	_, busy := d.pending[k]
-	_, dying := d.unlinking[path]
-	if s := d.streams[stream]; busy || dying || (s != nil && s.segs[info.Start] != nil) {
-		d.mu.Unlock()
-		return nil
-	}
-	d.pending[k] = struct{}{}
-	d.mu.Unlock()
-
-	err = d.writeAtomic(dir, path, data)
-
-	d.mu.Lock()
-	delete(d.pending, k)
-	if err != nil {
-		d.mu.Unlock()
-		return fmt.Errorf("cache: put segment %s/%d: %w", stream, info.Start, err)
-	}
-	var doomed []string
-	if old := d.insertLocked(&diskEntry{stream: stream, info: sdk.SegmentInfo{
-		Start: sn.Start, Duration: sn.Duration, Size: sn.Size, InitHash: sn.InitHash, Checksum: sn.Checksum, Path: path,
-	}}); old != nil {
-		doomed = append(doomed, d.doomLocked(old.info.Path))
-	}
-	doomed = append(doomed, d.trimLocked()...)
-	d.mu.Unlock()
-	d.unlink(doomed)
-	return nil
-}
-
-// writeAtomic writes data to a temp file under Root/.tmp, syncs it and
-// renames it to path. The directory is not synced: a rename lost in a crash
-// only costs a cache miss.
-func (d *Disk) writeAtomic(dir, path string, data []byte) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(d.tmp, "put-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
 // PutInit stores an init segment of stream; its Hash must be
 // media.InitHash(init.Data). Inits are small and not counted in MaxSize.
 func (d *Disk) PutInit(stream string, init media.Init) error {
@@ -545,24 +468,6 @@ func (d *Disk) GetInit(stream, hash string) (media.Init, bool) {
 		return media.Init{}, false
 	}
 	return init, true
-}
-
-// DiskStats is a snapshot of the counters of a Disk.
-type DiskStats struct {
-	Hits, Misses, Evictions uint64
-	Bytes, Entries, MaxSize int64
-}
-
-// Stats returns the counters so far.
-func (d *Disk) Stats() DiskStats {
-	return DiskStats{
-		Hits:      d.hits.Load(),
-		Misses:    d.misses.Load(),
-		Evictions: d.evictions.Load(),
-		Bytes:     d.bytesGauge.Load(),
-		Entries:   d.entries.Load(),
-		MaxSize:   d.cfg.MaxSize,
-	}
 }
 
 // Root is the cache directory (absolute).
@@ -660,34 +565,4 @@ func validToken(s string) bool {
 		}
 	}
 	return true
-}
-
-var (
-	descDiskHits      = prometheus.NewDesc("edge_cache_disk_hits_total", "Disk cache lookups that found the segment.", nil, nil)
-	descDiskMisses    = prometheus.NewDesc("edge_cache_disk_misses_total", "Disk cache lookups that did not find the segment.", nil, nil)
-	descDiskEvictions = prometheus.NewDesc("edge_cache_disk_evictions_total", "Segments deleted from the disk cache by depth or size.", nil, nil)
-	descDiskBytes     = prometheus.NewDesc("edge_cache_disk_bytes", "Bytes of segment data held by the disk cache.", nil, nil)
-	descDiskEntries   = prometheus.NewDesc("edge_cache_disk_entries", "Segments held by the disk cache.", nil, nil)
-)
-
-// Collector returns a prometheus collector that exports the counters of d
-// (namespace "edge", subsystem "cache", names edge_cache_disk_*). Register
-// it once per registry.
-func (d *Disk) Collector() prometheus.Collector { return diskCollector{d} }
-
-type diskCollector struct{ d *Disk }
-
-func (c diskCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDiskHits, descDiskMisses, descDiskEvictions, descDiskBytes, descDiskEntries} {
-		ch <- d
-	}
-}
-
-func (c diskCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.d.Stats()
-	ch <- prometheus.MustNewConstMetric(descDiskHits, prometheus.CounterValue, float64(s.Hits))
-	ch <- prometheus.MustNewConstMetric(descDiskMisses, prometheus.CounterValue, float64(s.Misses))
-	ch <- prometheus.MustNewConstMetric(descDiskEvictions, prometheus.CounterValue, float64(s.Evictions))
-	ch <- prometheus.MustNewConstMetric(descDiskBytes, prometheus.GaugeValue, float64(s.Bytes))
-	ch <- prometheus.MustNewConstMetric(descDiskEntries, prometheus.GaugeValue, float64(s.Entries))
 }

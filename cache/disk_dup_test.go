@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -102,7 +103,9 @@ func TestDiskTwoFilesOneStartMaxSize(t *testing.T) {
 // TestDiskUnlinkOutsideLock: deleting an evicted file does not hold the
 // index lock, so reads and other writes go on while it runs; and the path
 // being deleted is not written again until the delete is done (it would
-// otherwise delete the fresh file behind the index's back).
+// otherwise delete the fresh file behind the index's back). The eviction
+// that makes room for b comes before b is written (its room is reserved
+// first), so during the delete b is pending, not yet indexed.
 func TestDiskUnlinkOutsideLock(t *testing.T) {
 	d := openDisk(t, DiskConfig{MaxSize: 1500})
 	a, b, c := base, base+3000, base+6000
@@ -125,13 +128,16 @@ func TestDiskUnlinkOutsideLock(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if _, ok := d.Get("cam1", b); !ok {
-			t.Error("get b during the unlink of a: miss")
+		if _, ok := d.Get("cam1", b); ok {
+			t.Error("get b during the unlink of a, before b is written: hit")
+		}
+		if data, _, ok := d.Pending("cam1", b); !ok || !bytes.Equal(data, segData(b, 1000)) {
+			t.Errorf("pending b during the unlink of a: %v", ok)
 		}
 		if _, ok := d.Get("cam1", a); ok {
 			t.Error("get a during its unlink: hit")
 		}
-		if l := d.List("cam1", a, c+3000); len(l) != 1 || l[0].Start != b {
+		if l := d.List("cam1", a, c+3000); len(l) != 0 {
 			t.Errorf("list during the unlink: %+v", l)
 		}
 		// a again, same bytes, same file name: skipped while it is deleted.
@@ -154,7 +160,10 @@ func TestDiskUnlinkOutsideLock(t *testing.T) {
 	if _, err := os.Stat(aInfo.Path); !os.IsNotExist(err) {
 		t.Fatalf("evicted file still on disk: %v", err)
 	}
-	// The delete is done: a can be cached again and its file is there.
+	if _, ok := d.Get("cam1", b); !ok {
+		t.Fatal("b not cached after its put returned")
+	}
+	// The delete is done: a can be cached again (evicting b) and its file is there.
 	d.remove = os.Remove
 	if err := d.Put("cam1", segInfo(a, 3000), segData(a, 1000)); err != nil {
 		t.Fatal(err)

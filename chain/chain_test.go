@@ -178,7 +178,9 @@ func TestLookupOrder(t *testing.T) {
 	if n := remote.nSegment.Load(); n != 1 {
 		t.Fatalf("remote asked for %d segments, want 1", n)
 	}
-	// The fetched segment went to the disk cache with its file path.
+	// The fetched segment went to the disk cache (written behind the
+	// answer) with its file path.
+	disk.Wait()
 	info, ok := disk.Get("cam", at(6))
 	if !ok || info.Checksum != segs[6].Checksum {
 		t.Fatalf("fetched segment not in the disk cache: %+v %v", info, ok)
@@ -214,6 +216,7 @@ func TestLookupMisses(t *testing.T) {
 		if _, err := arch.ReadSegment(ctx, at(1)); err != nil {
 			t.Fatal(err)
 		}
+		disk.Wait() // the write is behind the answer
 		if _, cached := disk.Get("cam", at(1)); cached != (i == 3) {
 			t.Fatalf("after request %d: cached %v", i, cached)
 		}

@@ -199,13 +199,17 @@ func (a *Archive) originOf(start int64) (origin, bool) {
 	return a.origins.Get(start)
 }
 
-// readDisk returns the bytes of a segment held by the disk cache.
+// readDisk returns the bytes of a segment held by the disk cache, or
+// being written to it behind an answer already given.
 func (a *Archive) readDisk(start int64) ([]byte, bool) {
 	if a.cfg.Disk == nil {
 		return nil, false
 	}
 	info, ok := a.cfg.Disk.Get(a.cfg.Stream, start)
 	if !ok {
+		if b, _, ok := a.cfg.Disk.Pending(a.cfg.Stream, start); ok {
+			return b, true
+		}
 		return nil, false
 	}
 	b, err := os.ReadFile(info.Path)
@@ -219,7 +223,9 @@ func (a *Archive) readDisk(start int64) ([]byte, bool) {
 // the local archive, the disk cache or the sources (the one that listed it
 // first, then the others in priority order). Concurrent reads of one
 // segment make one upstream fetch. A fetched segment is put in the disk
-// cache once it has been requested Misses times. It returns sdk.ErrNotFound
+// cache once it has been requested Misses times, written behind the answer
+// (cache.Disk.PutBehind): until its file is in place, reads get the bytes
+// being written. It returns sdk.ErrNotFound
 // (wrapped) when no place has it, and an error wrapping Config.Unavailable
 // when nothing here has it and a source that may have it failed. The
 // returned slice may be shared: callers must not modify it.
@@ -270,7 +276,9 @@ func (a *Archive) ReadSegment(ctx context.Context, start int64) ([]byte, error) 
 			return nil, err
 		}
 		if want && info.Duration > 0 {
-			if err := a.cfg.Disk.Put(a.cfg.Stream, info, b); err != nil {
+			// Written behind: the viewer gets the bytes now, the file
+			// (temp, fsync, rename) lands in the background.
+			if _, err := a.cfg.Disk.PutBehind(a.cfg.Stream, info, b); err != nil {
 				a.log.Warn("disk cache put failed", "start", start, "err", err)
 			}
 		}
