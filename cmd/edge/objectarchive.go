@@ -84,7 +84,8 @@ func (a objectArchive) ReadSegment(ctx context.Context, start int64) ([]byte, er
 		if a.disk != nil && a.disk.Want(a.name, start) {
 			if infos, lerr := a.localArchive.Segments(fctx, start, start+1); lerr == nil && len(infos) == 1 &&
 				infos[0].Start == start && infos[0].Checksum == media.Checksum(b) {
-				if perr := a.disk.Put(a.name, infos[0], b); perr != nil {
+				// Written behind the answer; meanwhile recent holds the bytes.
+				if _, perr := a.disk.PutBehind(a.name, infos[0], b); perr != nil {
 					a.log.Warn("segment not kept in the disk cache", "stream", a.name, "start", start, "error", perr)
 				}
 			}
