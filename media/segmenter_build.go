@@ -42,7 +42,14 @@ func (s *Segmenter) newSeg(start90 int64) *segBuilder {
 	g.gap = s.gap
 	if cap(g.vdata) < g.gap {
 		// Sized to the stream: the last segment's bytes and an eighth.
-		g.vdata = make([]byte, 0, g.gap+s.segHint)
+		// While a cut segment waits for its audio, the new one starts in
+		// a quarter of that: recycle moves it into the waiting segment's
+		// buffer once that is emitted, so a stream keeps one full buffer.
+		n := s.segHint
+		if s.cfg.ReuseData && s.closing != nil {
+			n /= 4
+		}
+		g.vdata = make([]byte, 0, g.gap+n)
 	}
 	g.vdata = g.vdata[:g.gap]
 	return g
@@ -55,6 +62,12 @@ func (s *Segmenter) recycle(g *segBuilder) {
 	vdata := g.vdata[:0]
 	if cap(vdata) > 1<<20 && cap(vdata) > 4*(s.gap+s.segHint) {
 		vdata = nil // one outsized segment: do not keep its buffer for good
+	}
+	if o := s.open; o != nil && o != g && cap(vdata) > cap(o.vdata) && cap(vdata) >= len(o.vdata) {
+		// The open segment started in a small buffer while g waited for
+		// its audio: move its first samples into g's, sized to the stream.
+		vdata = append(vdata, o.vdata...)
+		o.vdata, vdata = vdata, o.vdata[:0]
 	}
 	*g = segBuilder{vs: g.vs[:0], vdata: vdata, as: g.as[:0], adata: g.adata[:0]}
 	s.free = append(s.free, g)
