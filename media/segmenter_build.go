@@ -7,8 +7,10 @@ import (
 )
 
 // minGap is the least room left for a segment's moof and mdat header
-// before its video samples; the room follows the stream's last header.
-const minGap = 4096
+// before its video samples; the room follows the stream's last header. 16
+// KiB holds the header of 6 s at 60 frames/s with 48 kHz AAC (16 bytes a
+// sample), so the first segments of a stream need no copy either.
+const minGap = 16 << 10
 
 // segBuilder collects the samples of one segment.
 type segBuilder struct {
