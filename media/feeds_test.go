@@ -3,6 +3,7 @@ package media
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -179,7 +180,9 @@ func checkAudioDurations(t *testing.T, segs []Segment, frame uint32) {
 // BenchmarkSegmenterBroadcast is BenchmarkSegmenter with a feed as
 // broadcast headends send it: 720p H.264 at 4 Mbit/s in open GOPs with
 // HRD (buffering period and picture timing SEI in every access unit, so
-// every picture's SEI is read for a recovery point) and AC-3 audio.
+// every picture's SEI is read for a recovery point) and AC-3 audio. The
+// reuse sub-benchmark builds the segments as the udp plugin does
+// (ReuseData).
 func BenchmarkSegmenterBroadcast(b *testing.B) {
 	path := filepath.Join(os.TempDir(), "edge-media-bench-broadcast-v1.ts")
 	ts, err := os.ReadFile(path)
@@ -199,13 +202,19 @@ func BenchmarkSegmenterBroadcast(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	for _, reuse := range []bool{false, true} {
+		b.Run(fmt.Sprintf("reuse=%v", reuse), func(b *testing.B) { benchFeed(b, ts, reuse) })
+	}
+}
+
+func benchFeed(b *testing.B, ts []byte, reuse bool) {
 	const streamSec = 20.0
 	b.SetBytes(int64(len(ts)))
 	b.ReportAllocs()
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.DiscardHandler))
 	var segs int
-	s := NewSegmenter(SegmenterConfig{OnSegment: func(Segment) { segs++ }})
+	s := NewSegmenter(SegmenterConfig{ReuseData: reuse, OnSegment: func(Segment) { segs++ }})
 	cpu0 := cpuTime()
 	for b.Loop() {
 		for off := 0; off < len(ts); off += 1316 {

@@ -77,11 +77,15 @@ func buildInit(vp *videoParams, ap *audioParams) (Init, error) {
 	return out, nil
 }
 
-// encodeFragment writes one moof+mdat holding the video samples (vdata,
-// track 1 when present) and then the audio samples (adata) of a segment.
-// vTrack/aTrack are 0 when that track has no samples.
-func encodeFragment(seq uint32, vTrack uint32, vTfdt uint64, vs []mp4.Sample, vdata []byte,
-	aTrack uint32, aTfdt uint64, as []mp4.Sample, adata []byte) ([]byte, error) {
+// fragmentHeader encodes into hdr (reset first) the moof and the mdat header
+// of one fragment whose mdat holds the video samples vs (track vTrack, when
+// present) and then the audio samples as (track aTrack). vTrack/aTrack are 0
+// when that track has no samples. The sample bytes themselves are not
+// touched: the caller lays them out right after the header, so a segment is
+// never copied whole to be encoded.
+func fragmentHeader(hdr *bytes.Buffer, seq uint32, vTrack uint32, vTfdt uint64, vs []mp4.Sample,
+	aTrack uint32, aTfdt uint64, as []mp4.Sample) error {
+	hdr.Reset()
 	var ids []uint32
 	if vTrack != 0 && len(vs) > 0 {
 		ids = append(ids, vTrack)
@@ -90,11 +94,11 @@ func encodeFragment(seq uint32, vTrack uint32, vTfdt uint64, vs []mp4.Sample, vd
 		ids = append(ids, aTrack)
 	}
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("encode fragment: no samples")
+		return fmt.Errorf("encode fragment: no samples")
 	}
 	frag, err := mp4.CreateMultiTrackFragment(seq, ids)
 	if err != nil {
-		return nil, fmt.Errorf("encode fragment: %w", err)
+		return fmt.Errorf("encode fragment: %w", err)
 	}
 	add := func(track uint32, tfdt uint64, ss []mp4.Sample) error {
 		if track == 0 || len(ss) == 0 {
@@ -108,33 +112,22 @@ func encodeFragment(seq uint32, vTrack uint32, vTfdt uint64, vs []mp4.Sample, vd
 		return nil
 	}
 	if err := add(vTrack, vTfdt, vs); err != nil {
-		return nil, err
+		return err
 	}
 	if err := add(aTrack, aTfdt, as); err != nil {
-		return nil, err
+		return err
 	}
 	for _, traf := range frag.Moof.Trafs {
 		traf.Tfdt.Version = 1 // always 64-bit: UTC-based decode times
 	}
 	frag.SetTrunDataOffsets()
-	var dataLen int
-	if len(vs) > 0 {
-		dataLen += len(vdata)
+	hdr.Grow(int(frag.Moof.Size()) + 16)
+	// The mdat has no data of its own (only its size, from the samples), so
+	// this writes the moof and the mdat header only.
+	if err := frag.Encode(hdr); err != nil {
+		return fmt.Errorf("encode fragment: %w", err)
 	}
-	if len(as) > 0 {
-		dataLen += len(adata)
-	}
-	out := bytes.NewBuffer(make([]byte, 0, int(frag.Moof.Size())+16+dataLen))
-	if err := frag.Encode(out); err != nil {
-		return nil, fmt.Errorf("encode fragment: %w", err)
-	}
-	if len(vs) > 0 {
-		out.Write(vdata)
-	}
-	if len(as) > 0 {
-		out.Write(adata)
-	}
-	return out.Bytes(), nil
+	return nil
 }
 
 // Object type indications of an esds DecoderConfigDescriptor for MPEG

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 )
@@ -24,6 +25,7 @@ func fuzzSegmenter(t *testing.T, data []byte) {
 	var n int
 	clock := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	s := NewSegmenter(SegmenterConfig{
+		ReuseData:      len(data) > 1 && data[1]&1 == 1, // segments built in the same memory
 		TargetDuration: time.Millisecond,
 		Now:            func() time.Time { return clock },
 		OnInit: func(in Init) {
@@ -41,6 +43,13 @@ func fuzzSegmenter(t *testing.T, data []byte) {
 			}
 			if sg.Duration < 0 || len(sg.Data) == 0 {
 				t.Fatalf("segment duration %d, %d bytes", sg.Duration, len(sg.Data))
+			}
+			// A moof, then an mdat holding the rest of the bytes.
+			d := sg.Data
+			moof := int(binary.BigEndian.Uint32(d))
+			if len(d) < 16 || string(d[4:8]) != "moof" || moof+8 > len(d) ||
+				string(d[moof+4:moof+8]) != "mdat" || int(binary.BigEndian.Uint32(d[moof:])) != len(d)-moof {
+				t.Fatalf("segment of %d bytes is not one moof and one mdat up to its end", len(d))
 			}
 			lastStart = sg.Start
 			n++

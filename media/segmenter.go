@@ -3,6 +3,7 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -24,6 +25,11 @@ type SegmenterConfig struct {
 	OnInit func(Init)
 	// OnSegment is called with each finished media segment, in order.
 	OnSegment func(Segment)
+	// ReuseData makes a Segment's Data valid only until OnSegment returns:
+	// the segmenter builds later segments in the same memory, so a stream
+	// costs no new segment-sized allocation per segment. OnSegment must
+	// copy the bytes it keeps. By default each segment's Data is its own.
+	ReuseData bool
 	// Logger receives the segmenter's log lines (tracks not recorded,
 	// timestamp jumps, ...), with the component added. By default,
 	// slog.Default().
@@ -139,6 +145,9 @@ type Segmenter struct {
 	// output
 	open, closing *segBuilder
 	free          []*segBuilder
+	hdr           bytes.Buffer // moof and mdat header of the segment being emitted
+	gap           int          // room left before a new segment's video samples for its header
+	segHint       int          // bytes to allocate for a new segment's samples
 	initV         *videoParams
 	initA         *audioParams
 	init          Init
@@ -175,6 +184,7 @@ func NewSegmenter(cfg SegmenterConfig) *Segmenter {
 		target90: cfg.TargetDuration.Microseconds() * 9 / 100,
 		maxSeg90: max(cfg.TargetDuration.Microseconds()*9/100*8, 30*90000),
 		lastVDur: defaultFrame90,
+		gap:      minGap,
 	}
 	s.dmx = astits.NewDemuxer(context.Background(), &s.rd,
 		astits.DemuxerOptPacketSize(tsPacketSize),

@@ -6,19 +6,29 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 )
 
+// minGap is the least room left for a segment's moof and mdat header
+// before its video samples; the room follows the stream's last header. 16
+// KiB holds the header of 6 s at 60 frames/s with 48 kHz AAC (16 bytes a
+// sample), so the first segments of a stream need no copy either.
+const minGap = 16 << 10
+
 // segBuilder collects the samples of one segment.
 type segBuilder struct {
 	start90, end90 int64
 	vp             *videoParams
 	ap             *audioParams
 	vs             []mp4.Sample
-	vdata          []byte
-	lastVT         int64 // UTC (90 kHz) of the last video sample
-	as             []mp4.Sample
-	adata          []byte
-	aFirst         int64 // tfdt of the audio track, in sample-rate ticks
-	aNext          int64 // where the next audio sample should start, sample-rate ticks
-	aEnd90         int64
+	// vdata is the segment's bytes as they will be emitted: gap bytes kept
+	// free for the moof and mdat header, then the video samples (AVCC),
+	// and at emit the audio samples.
+	vdata  []byte
+	gap    int
+	lastVT int64 // UTC (90 kHz) of the last video sample
+	as     []mp4.Sample
+	adata  []byte
+	aFirst int64 // tfdt of the audio track, in sample-rate ticks
+	aNext  int64 // where the next audio sample should start, sample-rate ticks
+	aEnd90 int64
 }
 
 func (s *Segmenter) newSeg(start90 int64) *segBuilder {
@@ -31,11 +41,37 @@ func (s *Segmenter) newSeg(start90 int64) *segBuilder {
 	}
 	g.start90, g.end90 = start90, start90
 	g.ap = s.ap
+	g.gap = s.gap
+	if cap(g.vdata) < g.gap {
+		// Sized to the stream: the last segment's bytes and an eighth.
+		// While a cut segment waits for its audio, the new one starts in
+		// a quarter of that: recycle moves it into the waiting segment's
+		// buffer once that is emitted, so a stream keeps one full buffer.
+		n := s.segHint
+		if s.cfg.ReuseData && s.closing != nil {
+			n /= 4
+		}
+		g.vdata = make([]byte, 0, g.gap+n)
+	}
+	g.vdata = g.vdata[:g.gap]
 	return g
 }
 
+// videoBytes is how many bytes of video samples g holds.
+func (g *segBuilder) videoBytes() int { return len(g.vdata) - g.gap }
+
 func (s *Segmenter) recycle(g *segBuilder) {
-	*g = segBuilder{vs: g.vs[:0], vdata: g.vdata[:0], as: g.as[:0], adata: g.adata[:0]}
+	vdata := g.vdata[:0]
+	if cap(vdata) > 1<<20 && cap(vdata) > 4*(s.gap+s.segHint) {
+		vdata = nil // one outsized segment: do not keep its buffer for good
+	}
+	if o := s.open; o != nil && o != g && cap(vdata) > cap(o.vdata) && cap(vdata) >= len(o.vdata) {
+		// The open segment started in a small buffer while g waited for
+		// its audio: move its first samples into g's, sized to the stream.
+		vdata = append(vdata, o.vdata...)
+		o.vdata, vdata = vdata, o.vdata[:0]
+	}
+	*g = segBuilder{vs: g.vs[:0], vdata: vdata, as: g.as[:0], adata: g.adata[:0]}
 	s.free = append(s.free, g)
 }
 
@@ -122,7 +158,7 @@ func (s *Segmenter) emit(g *segBuilder) {
 	if ap != nil {
 		aTrack = vTrack + 1
 	}
-	data, err := encodeFragment(s.seq+1, vTrack, uint64(max(g.start90, 0)), g.vs, g.vdata, aTrack, uint64(max(g.aFirst, 0)), g.as, g.adata)
+	data, err := s.encode(g, vTrack, aTrack)
 	if err != nil {
 		s.log.Warn("segment dropped", "err", err)
 		return
@@ -136,4 +172,43 @@ func (s *Segmenter) emit(g *segBuilder) {
 	s.emitted, s.lastStartMs = true, startMs
 	s.lastEnd90 = max(s.lastEnd90, g.end90, g.aEnd90)
 	s.cfg.OnSegment(Segment{Start: startMs, Duration: max(endMs-startMs, 0), InitHash: s.init.Hash, Data: data})
+}
+
+// encode lays out g's segment as moof, mdat header, video samples and audio
+// samples, in place: the header goes into the gap left before the video
+// samples, so the segment's bytes are written once. With ReuseData the
+// buffer stays with the builder for the next segment; otherwise it is
+// handed over with the segment and the next builder gets a new one sized to
+// the stream.
+func (s *Segmenter) encode(g *segBuilder, vTrack, aTrack uint32) ([]byte, error) {
+	if err := fragmentHeader(&s.hdr, s.seq+1, vTrack, uint64(max(g.start90, 0)), g.vs,
+		aTrack, uint64(max(g.aFirst, 0)), g.as); err != nil {
+		return nil, err
+	}
+	hdr := s.hdr.Bytes()
+	buf := g.vdata
+	if len(g.vs) == 0 {
+		buf = buf[:g.gap]
+	}
+	if len(g.as) > 0 {
+		buf = append(buf, g.adata...)
+	}
+	payload := len(buf) - g.gap
+	s.segHint = payload + payload/8
+	// Next time leave room for a header a quarter larger than this one.
+	s.gap = max(minGap, len(hdr)+len(hdr)/4)
+	var data []byte
+	if len(hdr) <= g.gap {
+		data = buf[g.gap-len(hdr):]
+		copy(data, hdr)
+	} else {
+		data = make([]byte, len(hdr)+payload)
+		copy(data, hdr)
+		copy(data[len(hdr):], buf[g.gap:])
+	}
+	g.vdata = buf
+	if !s.cfg.ReuseData {
+		g.vdata = nil
+	}
+	return data, nil
 }

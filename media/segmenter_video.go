@@ -77,10 +77,10 @@ func (s *Segmenter) onVideo(pts, dts int64, data []byte) {
 			cut = t/90 > g.start90/90
 		} else if s.forceCut {
 			cut = true
-		} else if t-g.start90 >= s.maxSeg90 || len(g.vdata)+len(g.adata)+s.au.size > maxSegBytes {
+		} else if t-g.start90 >= s.maxSeg90 || g.videoBytes()+len(g.adata)+s.au.size > maxSegBytes {
 			// No keyframe for far too long: end the segment here and wait
 			// for one rather than hold the stream in memory.
-			s.log.Warn("no keyframe, segment cut", "held_ms", (t-g.start90)/90, "bytes", len(g.vdata))
+			s.log.Warn("no keyframe, segment cut", "held_ms", (t-g.start90)/90, "bytes", g.videoBytes())
 			cut = true
 		}
 		if cut {

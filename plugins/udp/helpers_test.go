@@ -107,6 +107,11 @@ func startCapture(t *testing.T, url string, segDur time.Duration) *capture {
 	c.cancel = cancel
 	go func() {
 		c.done <- c.in.Capture(ctx, sdk.CaptureRequest{Stream: c.stream, URL: url, SegmentDuration: segDur}, func(ev sdk.Event) error {
+			if ev.Segment != nil { // its Data is reused once emit returns
+				sg := *ev.Segment
+				sg.Data = bytes.Clone(sg.Data)
+				ev.Segment = &sg
+			}
 			c.mu.Lock()
 			c.events = append(c.events, ev)
 			c.mu.Unlock()

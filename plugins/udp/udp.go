@@ -43,7 +43,10 @@ func New(logger *slog.Logger) *Ingest {
 
 // Capture captures req.URL until ctx is done (it returns nil) or the input
 // cannot be opened (it returns the error at once), calling emit for each init
-// and media segment. It returns emit's error if emit fails.
+// and media segment. It returns emit's error if emit fails. A media
+// segment's Data is valid only until emit returns: each stream builds its
+// segments in the same memory (the gRPC transport of `edge plugin udp` has
+// marshalled the event by then); an emit that keeps the bytes copies them.
 func (in *Ingest) Capture(ctx context.Context, req sdk.CaptureRequest, emit func(sdk.Event) error) error {
 	src, err := ParseURL(req.URL)
 	if err != nil {
@@ -109,6 +112,7 @@ func newSink(log *slog.Logger, c *counters, program int, target time.Duration, e
 	s.seg = media.NewSegmenter(media.SegmenterConfig{
 		TargetDuration: target,
 		Program:        program,
+		ReuseData:      true,
 		Logger:         log,
 		OnInit: func(init media.Init) {
 			if s.err != nil {
