@@ -4,7 +4,10 @@
 # over loopback with no rate limit, against `cp -r` (and `cp -r` + sync) of
 # the same files on the same disk in the same run; and the time from the
 # secondary's start until it holds the newest hour (replication copies
-# newest first).
+# newest first); and the CPU time each side spent (user + system, the
+# node's plugin processes included) against cp -r's; and the floor of
+# durable writes on that disk (bench/replfloor: the same files stored with
+# replication's flushes by one process, no network, no plugin boundary).
 #
 #   bench/replicate.sh [HOURS] [SEGMENT] [SIZE]     (defaults: 24 3s 32768)
 #
@@ -21,6 +24,7 @@ command -v curl >/dev/null || { echo "bench/replicate.sh: curl is missing" >&2; 
 cd "$root"
 if [ -n "${EDGE_BIN:-}" ]; then cp "$EDGE_BIN" "$work/edge"; else go build -o "$work/edge" ./cmd/edge; fi
 go build -o "$work/replgen" ./bench/replgen
+go build -o "$work/replfloor" ./bench/replfloor
 
 echo "writing $hours h of $segment segments of $size bytes..." >&2
 read -r nsegs nbytes < <("$work/replgen" -root "$work/primary" -stream s -hours "$hours" -segment "$segment" -size "$size")
@@ -51,7 +55,16 @@ TOML
 pids+=($!)
 until curl -sf "http://127.0.0.1:$p/api/v1/streams" > /dev/null; do sleep 0.1; done
 
+# cpu PID: CPU seconds (user + system) of PID and its plugin processes.
+cpu() {
+  local t=0 c
+  for c in "$1" $(pgrep -P "$1" || true); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0)))
+  done
+  echo "scale=2; $t / $(getconf CLK_TCK)" | bc
+}
 metric() { curl -sf "http://127.0.0.1:$((p + 1))/metrics" | awk -v m="$1" '$1 ~ "^"m"(\\{|$)" {s+=$2} END {print s+0}'; }
+cpu_p0=$(cpu "${pids[0]}")
 t0=$(date +%s.%N)
 "$work/edge" run "$work/topology.toml" --node secondary > /dev/null 2> "$work/secondary.log" &
 pids+=($!)
@@ -63,18 +76,24 @@ while :; do
   sleep 0.2
 done
 t1=$(date +%s.%N)
+cpu_p=$(echo "$(cpu "${pids[0]}") - $cpu_p0" | bc); cpu_s=$(cpu "${pids[1]}")
 copied=$(metric edge_replication_segments_copied_total)
 for p_ in "${pids[@]}"; do kill "$p_" 2>/dev/null; done
 wait 2>/dev/null || true
 pids=()
 
-sync; t2=$(date +%s.%N); cp -r "$work/primary" "$work/cp"; t3=$(date +%s.%N); sync; t4=$(date +%s.%N)
+sync; t2=$(date +%s.%N)
+TIMEFORMAT='%U %S'; cpu_cp=$( { time cp -r "$work/primary" "$work/cp"; } 2>&1 | awk '{print $1 + $2}')
+t3=$(date +%s.%N); sync; t4=$(date +%s.%N)
+sync; floor=$("$work/replfloor" -from "$work/primary" -to "$work/floor")
 
 repl=$(echo "$t1 - $t0" | bc -l); cp_=$(echo "$t3 - $t2" | bc -l); cps=$(echo "$t4 - $t2" | bc -l)
 hour=$(echo "${t_hour:-$t1} - $t0" | bc -l)
 printf 'archive:              %d segments, %d bytes (%s of %s, %d bytes each)\n' "$nsegs" "$nbytes" "${hours}h" "$segment" "$size"
 printf 'replication:          %.2f s for %d segments, %.1f MB/s (node start included)\n' "$repl" "${copied%.*}" "$(echo "$nbytes / $repl / 1000000" | bc -l)"
 printf 'newest hour served:   %.2f s after the secondary started\n' "$hour"
+printf 'cpu:                  primary %.2f s, secondary %.2f s (plugins included), cp -r %.2f s\n' "$cpu_p" "$cpu_s" "$cpu_cp"
 printf 'cp -r:                %.2f s, %.1f MB/s\n' "$cp_" "$(echo "$nbytes / $cp_ / 1000000" | bc -l)"
 printf 'cp -r + sync:         %.2f s, %.1f MB/s\n' "$cps" "$(echo "$nbytes / $cps / 1000000" | bc -l)"
-printf 'ratio replication/cp: %.2f (vs cp -r + sync: %.2f)\n' "$(echo "$cp_ / $repl" | bc -l)" "$(echo "$cps / $repl" | bc -l)"
+printf 'durable-write floor:  %.2f s (bench/replfloor: the same files stored as replication batches do, one process)\n' "$floor"
+printf 'ratio replication/cp: %.2f (vs cp -r + sync: %.2f; floor/cp: %.2f)\n' "$(echo "$cp_ / $repl" | bc -l)" "$(echo "$cps / $repl" | bc -l)" "$(echo "$cp_ / $floor" | bc -l)"

@@ -77,8 +77,9 @@ func (b *bulkBody) WriteTo(w io.Writer) (int64, error) {
 		return cw.n, err
 	}
 	init := ""
+	var buf []byte // the file bytes of one segment at a time, reused
 	for _, info := range b.infos {
-		data, err := b.segment(info)
+		data, err := b.segment(info, buf)
 		if err != nil {
 			if os.IsNotExist(err) {
 				continue // removed by retention since the listing
@@ -104,23 +105,21 @@ func (b *bulkBody) WriteTo(w io.Writer) (int64, error) {
 		if err := fw.WriteSegment(media.Segment{Start: info.Start, Duration: info.Duration, InitHash: info.InitHash, Data: data}); err != nil {
 			return cw.n, err
 		}
+		if info.Path != "" {
+			buf = data // written out: the next file may reuse it
+		}
 		b.s.m4fm.bulkSegments.Inc()
 	}
 	return end("")
 }
 
 // segment reads one listed segment: its file when it has one of the
-// listed size, else through the archive.
-func (b *bulkBody) segment(info sdk.SegmentInfo) ([]byte, error) {
+// listed size (into buf when it is large enough: each answer reads its
+// files into one buffer rather than a new one each), else through the
+// archive.
+func (b *bulkBody) segment(info sdk.SegmentInfo, buf []byte) ([]byte, error) {
 	if info.Path != "" {
-		data, err := os.ReadFile(info.Path)
-		if err != nil {
-			return nil, err
-		}
-		if int64(len(data)) != info.Size {
-			return nil, fmt.Errorf("segment %d: file has %d bytes, listed %d", info.Start, len(data), info.Size)
-		}
-		return data, nil
+		return readSized(info.Path, info.Size, buf)
 	}
 	ctx, cancel := b.newCtx()
 	defer cancel()
@@ -132,4 +131,33 @@ func (b *bulkBody) segment(info sdk.SegmentInfo) ([]byte, error) {
 		return nil, err
 	}
 	return data, nil
+}
+
+// readSized reads the file at path, which must hold exactly size bytes,
+// into buf (grown when short).
+func readSized(path string, size int64, buf []byte) ([]byte, error) {
+	if size < 0 || size > m4f.DefaultMaxSegment {
+		return nil, fmt.Errorf("%s: listed size %d is out of range", path, size)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if int64(cap(buf)) < size+1 {
+		buf = make([]byte, size+1)
+	}
+	// One byte more than listed tells a grown file from a whole one.
+	n, err := io.ReadFull(f, buf[:size+1])
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		if int64(n) != size {
+			return nil, fmt.Errorf("%s: file has %d bytes, listed %d", path, n, size)
+		}
+		return buf[:n], nil
+	case err != nil:
+		return nil, err
+	default:
+		return nil, fmt.Errorf("%s: file has more than the %d bytes listed", path, size)
+	}
 }

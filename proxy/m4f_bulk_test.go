@@ -3,6 +3,8 @@ package proxy
 import (
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -57,5 +59,46 @@ func TestM4FBulk(t *testing.T) {
 	}
 	if resp, _ := w.do(t, m4f.BulkPath("nosuch", from, from+1)); resp.StatusCode != 404 {
 		t.Errorf("unknown stream: %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestReadSized: a bulk answer reads each file into one reused buffer; a
+// file of other than the listed size is refused, a larger leftover buffer
+// never leaks bytes of the previous file, and a missing file is
+// os.ErrNotExist (left out of the answer).
+func TestReadSized(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "seg")
+	if err := os.WriteFile(path, []byte("abcdef"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := bytes.Repeat([]byte("x"), 64)
+	tests := []struct {
+		name    string
+		path    string
+		size    int64
+		buf     []byte
+		want    string
+		wantErr bool
+	}{
+		{"exact, new buffer", path, 6, nil, "abcdef", false},
+		{"exact, reused larger buffer", path, 6, old, "abcdef", false},
+		{"exact, reused smaller buffer", path, 6, old[:2:2], "abcdef", false},
+		{"listed larger than the file", path, 7, nil, "", true},
+		{"listed smaller than the file", path, 5, old, "", true},
+		{"listed empty", path, 0, nil, "", true},
+		{"negative size", path, -1, nil, "", true},
+		{"missing file", filepath.Join(dir, "none"), 6, nil, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := readSized(tc.path, tc.size, tc.buf)
+			if (err != nil) != tc.wantErr || (err == nil && string(got) != tc.want) {
+				t.Fatalf("readSized = %q, %v; want %q (error: %v)", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+	if _, err := readSized(filepath.Join(dir, "none"), 6, nil); !os.IsNotExist(err) {
+		t.Errorf("missing file: %v, want os.ErrNotExist", err)
 	}
 }

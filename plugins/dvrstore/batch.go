@@ -203,7 +203,7 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 	dirs := map[string]bool{}
 	placed := make([]*batchItem, 0, len(reserved))
 	for _, it := range reserved {
-		if err := os.Rename(it.tmp, it.path); err != nil {
+		if err := renameFile(it.tmp, it.path); err != nil {
 			fail(it, fmt.Errorf("write %s: %w", it.path, err))
 			continue
 		}

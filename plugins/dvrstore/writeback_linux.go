@@ -20,3 +20,8 @@ func syncData(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
 // all the files of a batch instead of one each. Since Linux 5.8 it reports
 // a writeback error of any file on it. It reports whether it ran, and its error.
 func syncFS(f *os.File) (ran bool, err error) { return true, unix.Syncfs(int(f.Fd())) }
+
+// renameFile renames a batch's temp file onto its segment's path
+// (replacing a file there). rename(2) directly: os.Rename first stats the
+// target to refuse a directory, and a segment's path is never one.
+func renameFile(from, to string) error { return unix.Rename(from, to) }
