@@ -8,6 +8,8 @@
 # node's plugin processes included) against cp -r's; and the floor of
 # durable writes on that disk (bench/replfloor: the same files stored with
 # replication's flushes by one process, no network, no plugin boundary).
+# And rsync -a from an rsync daemon on 127.0.0.1 (a networked copy
+# between servers, the usual tool for it), when rsync is installed.
 #
 #   bench/replicate.sh [HOURS] [SEGMENT] [SIZE]     (defaults: 24 3s 32768)
 #
@@ -86,6 +88,22 @@ sync; t2=$(date +%s.%N)
 TIMEFORMAT='%U %S'; cpu_cp=$( { time cp -r "$work/primary" "$work/cp"; } 2>&1 | awk '{print $1 + $2}')
 t3=$(date +%s.%N); sync; t4=$(date +%s.%N)
 sync; floor=$("$work/replfloor" -from "$work/primary" -to "$work/floor")
+# rsync over loopback TCP: the usual tool for copying an archive between
+# servers (a daemon on 127.0.0.1 serving the primary's files, read only).
+rsync_s="" rsyncs_s=""
+if command -v rsync >/dev/null; then
+  rp=$((p + 7))
+  printf 'pid file = %s\nuid = root\ngid = root\nuse chroot = no\n[primary]\npath = %s\nread only = yes\n' \
+    "$work/rsyncd.pid" "$work/primary" > "$work/rsyncd.conf"
+  rsync --daemon --no-detach --config="$work/rsyncd.conf" --address=127.0.0.1 --port="$rp" 2> "$work/rsyncd.log" &
+  pids+=($!)
+  until rsync "rsync://127.0.0.1:$rp/" > /dev/null 2>&1; do sleep 0.1; done
+  sync; t5=$(date +%s.%N)
+  rsync -a "rsync://127.0.0.1:$rp/primary/" "$work/rsync/"
+  t6=$(date +%s.%N); sync; t7=$(date +%s.%N)
+  kill "${pids[0]}" 2>/dev/null; wait 2>/dev/null || true; pids=()
+  rsync_s=$(echo "$t6 - $t5" | bc -l); rsyncs_s=$(echo "$t7 - $t5" | bc -l)
+fi
 
 repl=$(echo "$t1 - $t0" | bc -l); cp_=$(echo "$t3 - $t2" | bc -l); cps=$(echo "$t4 - $t2" | bc -l)
 hour=$(echo "${t_hour:-$t1} - $t0" | bc -l)
@@ -96,4 +114,8 @@ printf 'cpu:                  primary %.2f s, secondary %.2f s (plugins included
 printf 'cp -r:                %.2f s, %.1f MB/s\n' "$cp_" "$(echo "$nbytes / $cp_ / 1000000" | bc -l)"
 printf 'cp -r + sync:         %.2f s, %.1f MB/s\n' "$cps" "$(echo "$nbytes / $cps / 1000000" | bc -l)"
 printf 'durable-write floor:  %.2f s (bench/replfloor: the same files stored as replication batches do, one process)\n' "$floor"
+if [ -n "$rsync_s" ]; then
+  printf 'rsync over loopback:  %.2f s, %.1f MB/s (+ sync: %.2f s)\n' "$rsync_s" "$(echo "$nbytes / $rsync_s / 1000000" | bc -l)" "$rsyncs_s"
+  printf 'ratio replication/rsync: %.2f (vs rsync + sync: %.2f)\n' "$(echo "$rsync_s / $repl" | bc -l)" "$(echo "$rsyncs_s / $repl" | bc -l)"
+fi
 printf 'ratio replication/cp: %.2f (vs cp -r + sync: %.2f; floor/cp: %.2f)\n' "$(echo "$cp_ / $repl" | bc -l)" "$(echo "$cps / $repl" | bc -l)" "$(echo "$cp_ / $floor" | bc -l)"
