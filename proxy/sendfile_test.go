@@ -48,8 +48,8 @@ func TestLiveSegmentFileSendfile(t *testing.T) {
 	n := int64(len(big))
 	cases := []struct {
 		method, rng string
-		status     int
-		want       []byte
+		status      int
+		want        []byte
 	}{
 		{"GET", "", 200, big},
 		{"GET", "bytes=1000-", 206, big[1000:]},
