@@ -2,10 +2,12 @@
 # Serving speed of the fasthttp front against nginx (sendfile on) serving
 # the same bytes, in the same run, with wrk on 127.0.0.1:
 #   - a ~1.5 MiB live segment of a recorded stream (edge: sent from its
-#     archive file with sendfile, as the live window does once the archive
+#     archive file with sendfile at an explicit offset, corked with the
+#     header, as the live window does once the archive
 #     holds a segment; RECORD=0: a stream that is not recorded, whose live
 #     window keeps the bytes in memory),
-#   - the live playlist (edge: built per request; nginx: the same bytes as a file).
+#   - the live playlist (edge: rendered once per segment that lands, then
+#     shared; nginx: the same bytes as a file).
 # Prints each throughput and the ratio edge/nginx.
 #
 #   bench/serve.sh [SECONDS] [CONNECTIONS]     (defaults: 10 and 64; env RECORD=1)

@@ -76,20 +76,34 @@ type flusher interface{ Flush() error }
 // flushes fasthttp's buffer and hands the file to the connection's
 // ReadFrom, which on Linux TCP is sendfile(2): the bytes never enter user
 // space.
+//
+// With conn, a TCP connection, WriteTo sends with sendfile(2) at an
+// explicit offset straight to the socket, corked with the header
+// (sendFileAt); other connections (TLS) get the copy below.
 type fileBody struct {
 	f      *os.File
 	off, n int64
+	conn   net.Conn          // the client's connection, nil when unknown
 	sr     *io.SectionReader // for Read, when a caller does not use WriteTo
 }
 
 func (b *fileBody) WriteTo(w io.Writer) (int64, error) {
+	flush := func() error {
+		if fl, ok := w.(flusher); ok {
+			return fl.Flush()
+		}
+		return nil
+	}
+	if b.conn != nil {
+		if n, handled, err := sendFileAt(b.conn, b.f, b.off, b.n, flush); handled {
+			return n, err
+		}
+	}
 	if _, err := b.f.Seek(b.off, io.SeekStart); err != nil {
 		return 0, fmt.Errorf("seek segment file: %w", err)
 	}
-	if fl, ok := w.(flusher); ok {
-		if err := fl.Flush(); err != nil {
-			return 0, err
-		}
+	if err := flush(); err != nil {
+		return 0, err
 	}
 	lr := &io.LimitedReader{R: b.f, N: b.n}
 	if rf, ok := w.(io.ReaderFrom); ok {

@@ -32,9 +32,24 @@ func liveView(st Stream) (cache.LiveView, bool) {
 	return l.Snapshot(), true
 }
 
+// writePlaylist renders a playlist of es into the response's own body
+// buffer, which fasthttp takes from a pool and gives back after the answer
+// is written: a large playlist costs no fresh allocation.
 func (s *Server) writePlaylist(ctx *fasthttp.RequestCtx, h playlistHead, es []entry, cacheControl string) {
-	s.writePlaylistBody(ctx, appendPlaylist(nil, h, es), cacheControl)
+	ctx.SetContentType(ctypePlaylist)
+	ctx.Response.Header.Set("Cache-Control", cacheControl)
+	buf := appendPlaylist(ctx.Response.SwapBody(nil)[:0], h, es)
+	if ctx.IsHead() {
+		ctx.Response.Header.SetContentLength(len(buf))
+		buf = buf[:0]
+	}
+	ctx.Response.SwapBody(buf)
+	ctx.SetUserValue(pooledBody{}, true)
 }
+
+// pooledBody is the user value set on a request whose body was rendered
+// into the response's pooled buffer (applySession must not cache by it).
+type pooledBody struct{}
 
 // writePlaylistBody answers with a playlist's text; buf is not modified,
 // so a cached one may be shared by many responses.
@@ -125,7 +140,9 @@ func liveTarget(st Stream) int64 {
 func (s *Server) serveArchive(actx context.Context, ctx *fasthttp.RequestCtx, st Stream, req request) error {
 	view, _ := liveView(st)
 	end := req.from + req.dur
-	es, err := timeline(actx, st.Archive(), view, req.from, end)
+	pool := getEntries()
+	es, err := timelineInto(*pool, actx, st.Archive(), view, req.from, end)
+	defer putEntries(pool, es)
 	if err != nil {
 		return err
 	}
@@ -158,7 +175,9 @@ func endedGrace(targetSec int64) int64 { return max(10_000, 4*targetSec*1000) }
 // at its first segment (EXT-X-START).
 func (s *Server) serveEvent(actx context.Context, ctx *fasthttp.RequestCtx, st Stream, req request) error {
 	view, _ := liveView(st)
-	es, err := timeline(actx, st.Archive(), view, req.from, math.MaxInt64)
+	pool := getEntries()
+	es, err := timelineInto(*pool, actx, st.Archive(), view, req.from, math.MaxInt64)
+	defer putEntries(pool, es)
 	if err != nil {
 		return err
 	}
@@ -178,7 +197,9 @@ func (s *Server) serveRewind(actx context.Context, ctx *fasthttp.RequestCtx, st 
 	if !ok || len(view.Segments) == 0 {
 		return errNoLive
 	}
-	es, err := timeline(actx, st.Archive(), view, s.cfg.Now().UnixMilli()-req.dur, math.MaxInt64)
+	pool := getEntries()
+	es, err := timelineInto(*pool, actx, st.Archive(), view, s.cfg.Now().UnixMilli()-req.dur, math.MaxInt64)
+	defer putEntries(pool, es)
 	if err != nil {
 		return err
 	}
@@ -204,7 +225,9 @@ func (s *Server) serveTimeshiftRel(actx context.Context, ctx *fasthttp.RequestCt
 	target := liveTarget(st)
 	end := s.cfg.Now().UnixMilli() - req.dur
 	lead := max(60_000, 2*int64(s.cfg.LiveSegments)*target*1000)
-	es, err := timeline(actx, st.Archive(), view, end-lead, math.MaxInt64)
+	pool := getEntries()
+	es, err := timelineInto(*pool, actx, st.Archive(), view, end-lead, math.MaxInt64)
+	defer putEntries(pool, es)
 	if err != nil {
 		return err
 	}

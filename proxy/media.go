@@ -140,7 +140,7 @@ func serveFile(ctx *fasthttp.RequestCtx, f *os.File, size int64, ctype string) e
 		ctx.Response.Header.SetContentLength(int(n))
 		return nil
 	}
-	ctx.Response.SetBodyStream(&fileBody{f: f, off: first, n: n}, int(n))
+	ctx.Response.SetBodyStream(&fileBody{f: f, off: first, n: n, conn: ctx.Conn()}, int(n))
 	return nil
 }
 

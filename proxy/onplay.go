@@ -375,7 +375,11 @@ func (s *Server) applySession(ctx *fasthttp.RequestCtx, se *session) {
 	}
 	body := ctx.Response.Body()
 	var out []byte
-	if rw := se.rewritten.Load(); rw != nil && len(rw.src) == len(body) && len(body) > 0 && &rw.src[0] == &body[0] {
+	if ctx.UserValue(pooledBody{}) != nil {
+		// Rendered into the response's pooled buffer, which another
+		// request reuses: never the same rendering twice.
+		out = withSession(body, se.id)
+	} else if rw := se.rewritten.Load(); rw != nil && len(rw.src) == len(body) && len(body) > 0 && &rw.src[0] == &body[0] {
 		out = rw.out // the same shared rendering as last time
 	} else {
 		out = withSession(body, se.id)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -128,6 +129,31 @@ func TestOnPlaySessions(t *testing.T) {
 	for _, u := range playlistURIs(string(arch)) {
 		if r, _ := get(t, "GET", w.url+"/cam/"+u); r.StatusCode != 200 {
 			t.Fatalf("archive %s: %d", u, r.StatusCode)
+		}
+	}
+	// Archive playlists are rendered into fasthttp's pooled body buffer,
+	// which the next request reuses: each range keeps its own segments
+	// through the session's rewrite (none served from an earlier one).
+	for _, rg := range [][2]int64{{0, 12}, {12, 12}, {0, 12}, {6, 18}} {
+		from := (w.from + rg[0]) * 1000 // ms; the URL takes seconds
+		to := from + rg[1]*1000
+		r, pl := get(t, "GET", fmt.Sprintf("%s/cam/archive-%d-%d.m3u8?token=good", w.url, w.from+rg[0], rg[1]))
+		n := 0
+		for _, u := range playlistURIs(string(pl)) {
+			rest, ok := strings.CutPrefix(u, "session-"+sid+"/")
+			if !ok {
+				t.Fatalf("archive %v: URI %q outside the session", rg, u)
+			}
+			if seg, ok := strings.CutPrefix(rest, "s-"); ok {
+				start, err := strconv.ParseInt(strings.TrimSuffix(seg, ".m4s"), 10, 64)
+				if err != nil || start < from || start >= to {
+					t.Fatalf("archive %v (%d..%d): segment %q out of range:\n%s", rg, from, to, u, pl)
+				}
+				n++
+			}
+		}
+		if r.StatusCode != 200 || n == 0 {
+			t.Fatalf("archive %v: %d, %d segments", rg, r.StatusCode, n)
 		}
 	}
 	if n := ab.count(); n != 1 {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"sync"
 
 	"github.com/edgedvr/edge/cache"
 	"github.com/edgedvr/edge/sdk"
@@ -27,6 +28,12 @@ type entry struct {
 // live window missed is taken from the archive), with no overlap, and with
 // discontinuities marked. view may be empty.
 func timeline(ctx context.Context, ar Archive, view cache.LiveView, from, to int64) ([]entry, error) {
+	return timelineInto(nil, ctx, ar, view, from, to)
+}
+
+// timelineInto is timeline appending to dst[:0] (a pooled slice: see
+// getEntries), growing it when it is too small.
+func timelineInto(dst []entry, ctx context.Context, ar Archive, view cache.LiveView, from, to int64) ([]entry, error) {
 	var infos []sdk.SegmentInfo
 	if ar != nil && from < to {
 		var err error
@@ -35,7 +42,10 @@ func timeline(ctx context.Context, ar Archive, view cache.LiveView, from, to int
 			return nil, archiveError("segments", err)
 		}
 	}
-	out := make([]entry, 0, len(infos)+len(view.Segments))
+	out := dst[:0]
+	if n := len(infos) + len(view.Segments); cap(out) < n {
+		out = make([]entry, 0, n)
+	}
 	live := view.Segments
 	for len(infos) > 0 || len(live) > 0 {
 		if len(live) > 0 && (len(infos) == 0 || live[0].Start <= infos[0].Start) {
@@ -109,4 +119,30 @@ func numberBack(es []entry) (h playlistHead, first int, ok bool) {
 		}
 	}
 	return playlistHead{kind: playlistLive, seq: seq, discSeq: discSeq}, first, true
+}
+
+// entryPool holds the entry slices of playlist requests: a 24-hour
+// archive playlist lists 28,800 entries (3 MB), which a fresh allocation
+// per request would zero and the collector would scan.
+var entryPool sync.Pool // of *[]entry
+
+// getEntries returns a pooled entry slice of length 0; putEntries gives
+// back the slice that was grown from it, once nothing refers to it.
+func getEntries() *[]entry {
+	if p, ok := entryPool.Get().(*[]entry); ok {
+		return p
+	}
+	return new([]entry)
+}
+
+// maxPooledEntries bounds what the pool keeps (a week of 3 s segments).
+const maxPooledEntries = 7 * 28_800
+
+func putEntries(p *[]entry, es []entry) {
+	if cap(es) > maxPooledEntries {
+		return
+	}
+	clear(es) // drop the references to strings and live bytes
+	*p = es[:0]
+	entryPool.Put(p)
 }
