@@ -68,7 +68,7 @@ tree() {
   local root=$1 f line rest pid ppid
   local -A kids=()
   for f in /proc/[0-9]*/stat; do
-    read -r line < "$f" 2>/dev/null || continue
+    { read -r line < "$f"; } 2>/dev/null || continue # the process may be gone
     pid=${line%% *}; rest=${line##*) }; rest=${rest#* }; ppid=${rest%% *}
     kids[$ppid]+="$pid "
   done
