@@ -24,7 +24,8 @@
 # (and, as a fallback, descendants of the server PID it started).
 # Binds 127.0.0.1 only. Results: $WORK/results.tsv, summary on stdout;
 # per run $WORK/run-SERVER-kK-rR/ keeps config, logs and rss.tsv (VmRSS kB of
-# each process, every second of the window).
+# each process, every second of the window). The "procs:" line after each
+# run gives, per process, VmRSS at the end, VmHWM and CPU s over the window.
 set -euo pipefail
 
 edge_bin=$(readlink -f "${1:?usage: $0 EDGE_BIN MEDIAMTX_BIN}")
@@ -67,7 +68,7 @@ tree() {
   local root=$1 f line rest pid ppid
   local -A kids=()
   for f in /proc/[0-9]*/stat; do
-    read -r line < "$f" 2>/dev/null || continue
+    { read -r line < "$f"; } 2>/dev/null || continue # the process may be gone
     pid=${line%% *}; rest=${line##*) }; rest=${rest#* }; ppid=${rest%% *}
     kids[$ppid]+="$pid "
   done
@@ -208,6 +209,7 @@ run_one() { # SERVER K ROUND
   for i in $(seq 1 "$k"); do b0+=("$(dirbytes "$recroot/cam$i")"); done
   e0=$(udp_rcvbuf_errors); st0=($(sys_busy)); s0=$(ticks "${sender_pids[@]}")
   w0=$(now); t0=$(ticks $pids0)
+  local -A pt0=(); local p0; for p0 in $pids0; do pt0[$p0]=$(ticks "$p0"); done
   local deadline=$((w0 + window * 1000000)) next=$w0 pids
   while :; do
     pids=$(tree "$server_pid")
@@ -232,7 +234,7 @@ run_one() { # SERVER K ROUND
   else
     extra="files=$(find "$recroot" -type f | wc -l)"
   fi
-  local procs; procs=$(for p in $pids1; do echo -n "$p $(statuskb VmRSS "$p")kB "; tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | cut -c1-50; echo -n ';'; done | tr '\n' ' ' || true)
+  local procs; procs=$(for p in $pids1; do echo -n "$p $(statuskb VmRSS "$p")kB hwm=$(statuskb VmHWM "$p")kB cpu=$(echo "scale=2; ($(ticks "$p") - ${pt0[$p]:-0}) / $hz" | bc)s "; tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | cut -c1-50; echo -n ';'; done | tr '\n' ' ' || true)
   [ "$srv" = edge ] && { curl -s "127.0.0.1:$base/metrics" > "$dir/metrics.txt" || true; }
 
   for p in "${sender_pids[@]}"; do kill "$p" 2>/dev/null || true; done

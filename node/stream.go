@@ -100,8 +100,15 @@ func (s *Stream) run(ctx context.Context) {
 		s.log.Info("on-demand stream pulling")
 	}
 
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
+	// The tick checks input timeouts and on-demand idleness; a stream with
+	// one input that is always on has neither, and an idle node then costs
+	// no wakeups for it (a nil channel never fires).
+	var tickC <-chan time.Time
+	if s.onDemand || len(s.inputs) > 1 {
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		tickC = tick.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -109,7 +116,7 @@ func (s *Stream) run(ctx context.Context) {
 			return
 		case ie := <-s.events:
 			s.handle(ctx, ie)
-		case now := <-tick.C:
+		case now := <-tickC:
 			if s.onDemand && now.Sub(time.Unix(0, s.lastAccess.Load())) > s.idle {
 				s.log.Info("on-demand stream idle, released", "idle_timeout", s.idle)
 				s.drain()

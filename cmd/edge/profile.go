@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -17,7 +18,9 @@ import (
 //   - EDGE_CPUPROFILE=DIR:SECONDS: a CPU profile of the first SECONDS after
 //     start, in DIR/<command>-<pid>.prof;
 //   - EDGE_HEAPPROFILE=DIR:SECONDS: a heap profile (in use after a GC) taken
-//     SECONDS after start, in DIR/<command>-<pid>.heap.
+//     SECONDS after start, in DIR/<command>-<pid>.heap, with the runtime's
+//     memory classes and GC figures (runtime/metrics) at that moment in
+//     DIR/<command>-<pid>.metrics.
 func startProfile(cmd string) {
 	if dir, n, ok := profileEnv("EDGE_CPUPROFILE"); ok {
 		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.prof", cmd, os.Getpid())))
@@ -40,10 +43,37 @@ func startProfile(cmd string) {
 				return
 			}
 			defer f.Close()
+			writeMetrics(strings.TrimSuffix(path, ".heap") + ".metrics")
 			runtime.GC()
 			_ = pprof.Lookup("heap").WriteTo(f, 0)
 		})
 	}
+}
+
+// writeMetrics writes every scalar runtime/metrics sample of the process
+// whose name is about memory, the GC or goroutines, one "name value" a line.
+func writeMetrics(path string) {
+	var samples []metrics.Sample
+	for _, d := range metrics.All() {
+		if d.Kind == metrics.KindFloat64Histogram || d.Kind == metrics.KindBad {
+			continue
+		}
+		if strings.HasPrefix(d.Name, "/memory/") || strings.HasPrefix(d.Name, "/gc/") ||
+			strings.HasPrefix(d.Name, "/sched/goroutines") || strings.HasPrefix(d.Name, "/cpu/classes/") {
+			samples = append(samples, metrics.Sample{Name: d.Name})
+		}
+	}
+	metrics.Read(samples)
+	var b strings.Builder
+	for _, s := range samples {
+		switch s.Value.Kind() {
+		case metrics.KindUint64:
+			fmt.Fprintf(&b, "%s %d\n", s.Name, s.Value.Uint64())
+		case metrics.KindFloat64:
+			fmt.Fprintf(&b, "%s %g\n", s.Name, s.Value.Float64())
+		}
+	}
+	_ = os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // profileEnv parses DIR:SECONDS (SECONDS defaults to 30).
