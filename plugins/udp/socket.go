@@ -194,7 +194,11 @@ func captureUDP(ctx context.Context, src Source, s *sink) error {
 	defer pause.Stop()
 	for ctx.Err() == nil {
 		now = time.Now()
-		n, err := r.read(now.Add(readTimeout), write)
+		wait := readTimeout
+		if s.silent {
+			wait = silentReadTimeout
+		}
+		n, err := r.read(now.Add(wait), write)
 		now = time.Now()
 		if err != nil {
 			if s.err != nil {

@@ -19,6 +19,11 @@ const (
 	silenceAfter = time.Second
 	// readTimeout bounds one blocking read so that silence is noticed.
 	readTimeout = 500 * time.Millisecond
+	// silentReadTimeout bounds one blocking read once the source is known
+	// to be silent: nothing is left to notice, so an input with no source
+	// wakes its plugin twice a minute instead of twice a second (ctx still
+	// wakes a read at once).
+	silentReadTimeout = 30 * time.Second
 	// logEvery limits the rate of logs about bad input, per stream.
 	logEvery = 10 * time.Second
 )
