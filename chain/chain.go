@@ -102,6 +102,11 @@ type Config struct {
 	// NegativeTTL is how long an empty or failed answer is remembered (and a
 	// failed source skipped). By default, 2 s.
 	NegativeTTL time.Duration
+	// ListingTTL is how long a segment listed by a source answers a
+	// one-segment listing of it (Segments(start, start+1), what the front
+	// asks before reading a segment) on the same route, instead of asking
+	// the sources again. By default, 5 s; negative: never.
+	ListingTTL time.Duration
 	// Unavailable is wrapped in errors for "nothing here and the sources
 	// that may have it failed" (the wiring sets proxy.ErrUnavailable). By
 	// default, ErrUnavailable.
@@ -117,6 +122,7 @@ type Config struct {
 const (
 	DefaultTimeout     = 3 * time.Second
 	DefaultNegativeTTL = 2 * time.Second
+	DefaultListingTTL  = 5 * time.Second
 )
 
 // maxOrigins bounds how many segment origins (which source listed a segment)
@@ -151,10 +157,13 @@ type negEntry struct {
 	err   error // nil: an empty answer
 }
 
-// origin is where a listed remote segment came from.
+// origin is where a listed remote segment came from, on which route
+// (chainKey) and until when it may answer a one-segment listing.
 type origin struct {
-	src  int
-	info sdk.SegmentInfo
+	src   int
+	info  sdk.SegmentInfo
+	route string
+	until time.Time
 }
 
 // New returns the lookup of cfg.Stream.
@@ -185,6 +194,9 @@ func New(cfg Config) (*Archive, error) {
 	}
 	if cfg.NegativeTTL <= 0 {
 		cfg.NegativeTTL = DefaultNegativeTTL
+	}
+	if cfg.ListingTTL == 0 {
+		cfg.ListingTTL = DefaultListingTTL
 	}
 	if cfg.Unavailable == nil {
 		cfg.Unavailable = ErrUnavailable

@@ -144,6 +144,11 @@ func (a *Archive) Segments(ctx context.Context, from, to int64) ([]sdk.SegmentIn
 	if a.cfg.Disk != nil {
 		chosen = mergeSegments(chosen, a.cfg.Disk.List(a.cfg.Stream, from, to), nil)
 	}
+	if len(a.cfg.Sources) > 0 && to == from+1 {
+		if segs, ok := a.knownSegment(ctx, from, chosen); ok {
+			return segs, nil
+		}
+	}
 	if len(a.cfg.Sources) > 0 {
 		key := strconv.FormatInt(from, 10) + "|" + strconv.FormatInt(to, 10) + "|" + chainKey(ctx)
 		v, err := a.do(ctx, "segments", "s|"+key, func(ctx context.Context) (any, error) {
@@ -173,30 +178,13 @@ func (a *Archive) Segments(ctx context.Context, from, to int64) ([]sdk.SegmentIn
 				}
 				chosen = mergeSegments(chosen, segs, func(k int) { picked = append(picked, origin{src: i, info: segs[k]}) })
 			}
-			a.rememberOrigins(picked)
+			a.rememberOrigins(picked, chainKey(ctx))
 		}
 	}
 	if len(chosen) == 0 && failed != nil {
 		return nil, fmt.Errorf("chain: segments of %s: %w (%v)", a.cfg.Stream, a.cfg.Unavailable, failed)
 	}
 	return chosen, nil
-}
-
-func (a *Archive) rememberOrigins(picked []origin) {
-	if len(picked) == 0 {
-		return
-	}
-	a.mu.Lock()
-	for _, o := range picked {
-		a.origins.Add(o.info.Start, o)
-	}
-	a.mu.Unlock()
-}
-
-func (a *Archive) originOf(start int64) (origin, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.origins.Get(start)
 }
 
 // readDisk returns the bytes of a segment held by the disk cache, or
@@ -269,6 +257,7 @@ func (a *Archive) ReadSegment(ctx context.Context, start int64) ([]byte, error) 
 		delete(a.wantPut, start)
 		a.mu.Unlock()
 		if err != nil {
+			a.forgetOrigin(start)
 			if localErr != nil && isNotFound(err) {
 				err = fmt.Errorf("chain: segment %d of %s: %w (local: %v)", start, a.cfg.Stream, a.cfg.Unavailable, localErr)
 			}
