@@ -12,6 +12,11 @@ import (
 	"github.com/edgedvr/edge/sdk"
 )
 
+// listAhead is the window a one-segment listing asks the sources for
+// (when ListingTTL allows recalling it): a viewer reads on, and the next
+// segments' listings are then answered here.
+const listAhead = 30_000
+
 // maxSegmentMs is the longest segment (15 s): a segment that starts this
 // much before a window may still reach into it.
 const maxSegmentMs = 15_000
@@ -144,22 +149,28 @@ func (a *Archive) Segments(ctx context.Context, from, to int64) ([]sdk.SegmentIn
 	if a.cfg.Disk != nil {
 		chosen = mergeSegments(chosen, a.cfg.Disk.List(a.cfg.Stream, from, to), nil)
 	}
+	qto := to // the window asked of the sources
 	if len(a.cfg.Sources) > 0 && to == from+1 {
 		if segs, ok := a.knownSegment(ctx, from, chosen); ok {
 			return segs, nil
 		}
+		if a.cfg.ListingTTL > 0 {
+			// The next segments' listings will be answered from this one.
+			qto = from + listAhead
+		}
 	}
 	if len(a.cfg.Sources) > 0 {
-		key := strconv.FormatInt(from, 10) + "|" + strconv.FormatInt(to, 10) + "|" + chainKey(ctx)
+		key := strconv.FormatInt(from, 10) + "|" + strconv.FormatInt(qto, 10) + "|" + chainKey(ctx)
 		v, err := a.do(ctx, "segments", "s|"+key, func(ctx context.Context) (any, error) {
 			return fanOut(ctx, a, "segments", key, func(ctx context.Context, r Remote, via, hops string) ([]sdk.SegmentInfo, error) {
-				return r.Segments(ctx, a.cfg.Stream, from, to, via, hops)
+				return r.Segments(ctx, a.cfg.Stream, from, qto, via, hops)
 			}), nil
 		})
 		if err != nil {
 			failed = err
 		} else {
 			var picked []origin
+			var ahead []sdk.SegmentInfo // the sources' merged listing past to
 			for i, ans := range v.([]sourceAnswer[sdk.SegmentInfo]) {
 				if ans.failed != nil {
 					failed = ans.failed
@@ -177,6 +188,16 @@ func (a *Archive) Segments(ctx context.Context, from, to int64) ([]sdk.SegmentIn
 					segs = append(segs, s)
 				}
 				chosen = mergeSegments(chosen, segs, func(k int) { picked = append(picked, origin{src: i, info: segs[k]}) })
+				if qto > to {
+					var past []sdk.SegmentInfo
+					for _, s := range ans.val {
+						if s.Start >= to && s.Start < qto {
+							s.Path = ""
+							past = append(past, s)
+						}
+					}
+					ahead = mergeSegments(ahead, past, func(k int) { picked = append(picked, origin{src: i, info: past[k]}) })
+				}
 			}
 			a.rememberOrigins(picked, chainKey(ctx))
 		}
