@@ -105,7 +105,11 @@ type Config struct {
 	// ListingTTL is how long a segment listed by a source answers a
 	// one-segment listing of it (Segments(start, start+1), what the front
 	// asks before reading a segment) on the same route, instead of asking
-	// the sources again. By default, 5 s; negative: never.
+	// the sources again. Archive segments do not change: the worst a stale
+	// record does is announce a segment that retention removed since, and
+	// its read is then a clean not-found. By default, 30 s (a viewer at
+	// normal speed reads about that much of the look-ahead, listAhead, in
+	// that time); negative: never.
 	ListingTTL time.Duration
 	// Unavailable is wrapped in errors for "nothing here and the sources
 	// that may have it failed" (the wiring sets proxy.ErrUnavailable). By
@@ -122,7 +126,7 @@ type Config struct {
 const (
 	DefaultTimeout     = 3 * time.Second
 	DefaultNegativeTTL = 2 * time.Second
-	DefaultListingTTL  = 5 * time.Second
+	DefaultListingTTL  = 30 * time.Second
 )
 
 // maxOrigins bounds how many segment origins (which source listed a segment)

@@ -165,3 +165,32 @@ func TestColdMissCallsThroughTier(t *testing.T) {
 		t.Fatalf("3 cold misses: origin got %d listings and %d segment reads, the cache tier %d calls; want 1, 3, 4", l, s, c)
 	}
 }
+
+// The look-ahead does not change a one-segment listing's answer: a
+// segment of the first source that starts just after start (and would
+// overlap the second source's segment at start in a wider listing) does
+// not hide it; and the look-ahead's own picks answer the next listings as
+// one-segment listings of the sources would.
+func TestOneSegmentListingAheadExact(t *testing.T) {
+	ctx := testCtx(t)
+	first := newStore("a").add(1, 5, 1000) // starts 1 s into b's segments
+	second := newStore("b").add(0, 5, 0)
+	arch := newArchive(t, Config{Self: "edge", Sources: []Source{{Name: "a", Remote: first}, {Name: "b", Remote: second}}})
+	segs, err := one(ctx, arch, at(0))
+	if err != nil || len(segs) != 1 || segs[0].Start != at(0) || segs[0].Checksum != second.list(at(0), at(0)+1)[0].Checksum {
+		t.Fatalf("one-segment listing at %d: %+v %v, want b's segment", at(0), segs, err)
+	}
+	if b, err := arch.ReadSegment(ctx, at(0)); err != nil || string(b) != string(payload("b", at(0))) {
+		t.Fatalf("read: %v, want b's bytes", err)
+	}
+	calls := first.nSegments.Load() + second.nSegments.Load()
+	for _, start := range []int64{at(1) + 1000, at(2) + 1000} {
+		segs, err := one(ctx, arch, start)
+		if err != nil || len(segs) != 1 || segs[0].Checksum != first.list(start, start+1)[0].Checksum {
+			t.Fatalf("one-segment listing at %d: %+v %v, want a's segment", start, segs, err)
+		}
+	}
+	if n := first.nSegments.Load() + second.nSegments.Load(); n != calls {
+		t.Fatalf("the next listings asked the sources %d times, want 0", n-calls)
+	}
+}
