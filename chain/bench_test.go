@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/edgedvr/edge/cache"
 	"github.com/edgedvr/edge/media"
@@ -144,6 +145,40 @@ func BenchmarkReadSegmentColdMiss(b *testing.B) {
 					b.Fatalf("disk cache after the run: %+v", st)
 				}
 			}
+		})
+	}
+}
+
+// Cold misses on an edge through a cache tier over in-memory calls (no
+// network), each front listing a segment before reading it as proxy does,
+// a viewer reading on segment after segment: with one-segment listings
+// recalled (ListingTTL by default) and without (ListingTTL < 0, every
+// listing asked upstream), in one run. calls/op counts the calls the edge
+// makes to the cache tier plus those the cache tier makes to the origin.
+func BenchmarkColdMissThroughTier(b *testing.B) {
+	for _, tt := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"recalled", 0}, {"asked", -1}} {
+		b.Run(tt.name, func(b *testing.B) {
+			origin := newStore("origin").add(0, 1<<14, 0)
+			tier := newArchive(b, Config{Self: "cache", ListingTTL: tt.ttl, Sources: []Source{{Name: "origin", Remote: origin}}})
+			toTier := &frontRemote{nodeRemote{target: tier}}
+			edge := newArchive(b, Config{Self: "edge", ListingTTL: tt.ttl, Sources: []Source{{Name: "cache", Remote: toTier, Mode: ModeChain}}})
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				start := at(i % (1 << 14))
+				i++
+				if segs, err := edge.Segments(ctx, start, start+1); err != nil || len(segs) != 1 {
+					b.Fatal(segs, err)
+				}
+				if _, err := edge.ReadSegment(ctx, start); err != nil {
+					b.Fatal(err)
+				}
+			}
+			calls := toTier.calls.Load() + origin.nSegments.Load() + origin.nSegment.Load()
+			b.ReportMetric(float64(calls)/float64(i), "calls/op")
 		})
 	}
 }
