@@ -151,9 +151,10 @@ type Archive struct {
 	waiting atomic.Int64
 
 	mu      sync.Mutex
-	neg     map[string]negEntry           // guarded by mu
-	origins *simplelru.LRU[int64, origin] // guarded by mu
-	wantPut map[int64]struct{}            // guarded by mu: segments a caller wants on disk
+	neg     map[string]negEntry               // guarded by mu
+	origins *simplelru.LRU[int64, origin]     // guarded by mu
+	listed  *simplelru.LRU[listedKey, origin] // guarded by mu: what a listing on a route gave
+	wantPut map[int64]struct{}                // guarded by mu: segments a caller wants on disk
 }
 
 type negEntry struct {
@@ -161,13 +162,18 @@ type negEntry struct {
 	err   error // nil: an empty answer
 }
 
-// origin is where a listed remote segment came from, on which route
-// (chainKey) and until when it may answer a one-segment listing.
+// origin is where a listed remote segment came from, and until when it may
+// answer a one-segment listing on the route it was listed on.
 type origin struct {
 	src   int
 	info  sdk.SegmentInfo
-	route string
 	until time.Time
+}
+
+// listedKey names a segment listed on a route (chainKey).
+type listedKey struct {
+	start int64
+	route string
 }
 
 // New returns the lookup of cfg.Stream.
@@ -215,6 +221,10 @@ func New(cfg Config) (*Archive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chain: %w", err)
 	}
+	listed, err := simplelru.NewLRU[listedKey, origin](maxOrigins, nil)
+	if err != nil {
+		return nil, fmt.Errorf("chain: %w", err)
+	}
 	return &Archive{
 		cfg:     cfg,
 		log:     cfg.Logger.With("stream", cfg.Stream, "node", cfg.Self),
@@ -222,6 +232,7 @@ func New(cfg Config) (*Archive, error) {
 		down:    make([]atomic.Int64, len(cfg.Sources)),
 		neg:     make(map[string]negEntry),
 		origins: origins,
+		listed:  listed,
 		wantPut: make(map[int64]struct{}),
 	}, nil
 }

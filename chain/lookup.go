@@ -278,7 +278,7 @@ func (a *Archive) ReadSegment(ctx context.Context, start int64) ([]byte, error) 
 		delete(a.wantPut, start)
 		a.mu.Unlock()
 		if err != nil {
-			a.forgetOrigin(start)
+			a.forgetOrigin(start, chainKey(ctx))
 			if localErr != nil && isNotFound(err) {
 				err = fmt.Errorf("chain: segment %d of %s: %w (local: %v)", start, a.cfg.Stream, a.cfg.Unavailable, localErr)
 			}

@@ -24,8 +24,10 @@ func (a *Archive) knownSegment(ctx context.Context, start int64, chosen []sdk.Se
 			return chosen, true
 		}
 	}
-	o, ok := a.originOf(start)
-	if !ok || o.route != chainKey(ctx) || !time.Now().Before(o.until) || a.isDown(o.src) {
+	a.mu.Lock()
+	o, ok := a.listed.Get(listedKey{start, chainKey(ctx)})
+	a.mu.Unlock()
+	if !ok || !time.Now().Before(o.until) || a.isDown(o.src) {
 		return nil, false
 	}
 	if _, _, ok := a.route(ctx, o.src); !ok {
@@ -48,8 +50,11 @@ func (a *Archive) rememberOrigins(picked []origin, route string) {
 	}
 	a.mu.Lock()
 	for _, o := range picked {
-		o.route, o.until = route, until
+		o.until = until
 		a.origins.Add(o.info.Start, o)
+		if a.cfg.ListingTTL > 0 {
+			a.listed.Add(listedKey{o.info.Start, route}, o)
+		}
 	}
 	a.mu.Unlock()
 }
@@ -60,10 +65,13 @@ func (a *Archive) originOf(start int64) (origin, bool) {
 	return a.origins.Get(start)
 }
 
-// forgetOrigin drops what the sources listed at start: a read of it failed
-// or found nothing, so the next listing asks them again.
-func (a *Archive) forgetOrigin(start int64) {
+// forgetOrigin drops what the sources listed at start (on route, for
+// listings): a read of it failed or found nothing, so the next listing on
+// that route asks them again. A record on another route is dropped when a
+// read on that route fails in turn.
+func (a *Archive) forgetOrigin(start int64, route string) {
 	a.mu.Lock()
 	a.origins.Remove(start)
+	a.listed.Remove(listedKey{start, route})
 	a.mu.Unlock()
 }

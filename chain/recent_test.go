@@ -194,3 +194,23 @@ func TestOneSegmentListingAheadExact(t *testing.T) {
 		t.Fatalf("the next listings asked the sources %d times, want 0", n-calls)
 	}
 }
+
+// Listings on two routes keep their own records: a listing on one route
+// does not take away what the other route's listing gave.
+func TestOneSegmentListingRoutesApart(t *testing.T) {
+	ctx := testCtx(t)
+	downstream := cluster.WithChain(ctx, cluster.Chain{Via: []string{"viewer-edge"}, Hops: 3})
+	remote := newStore("r").add(0, 10, 0)
+	arch := newArchive(t, Config{Self: "edge", Sources: []Source{{Name: "r", Remote: remote}}})
+	for _, c := range []context.Context{downstream, ctx} {
+		if _, err := arch.Segments(c, at(0), at(10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if segs, err := one(downstream, arch, at(4)); err != nil || len(segs) != 1 {
+		t.Fatalf("one-segment listing: %+v %v", segs, err)
+	}
+	if n := remote.nSegments.Load(); n != 2 {
+		t.Fatalf("%d upstream listings, want 2", n)
+	}
+}
