@@ -39,6 +39,18 @@ type Remote interface {
 	Init(ctx context.Context, stream, hash string, via, hops string) (media.Init, error)
 }
 
+// CheckedRemote is a Remote whose segment reads also return the
+// description the source sent with the bytes (start, duration, init,
+// size), with a Checksum the remote has already checked the bytes against
+// (the M4F client checks them against the X-Edge-Checksum header). The
+// lookup then compares that checksum with the listing's instead of hashing
+// the bytes again, and takes a segment's duration and init from it instead
+// of listing the segment. An empty Checksum means not checked.
+type CheckedRemote interface {
+	Remote
+	CheckedSegment(ctx context.Context, stream string, start int64, via, hops string) ([]byte, sdk.SegmentInfo, error)
+}
+
 // Local is the local archive of the stream: sdk.Store bound to one stream
 // name (the same shape as proxy.Archive). sdk.ErrNotFound means it has
 // nothing; any other error is a failure of the store.
