@@ -11,7 +11,10 @@
 # cold-miss figures take one tier per segment older than the live window,
 # so a longer recording gives more samples. The cold misses are printed as
 # medians and as ratios to the origin's in the same run (target for the
-# edge through the cache tier: at most 2).
+# edge through the cache tier: at most 2). It also prints the M4F calls
+# each edge cold miss makes on the cache tier and the origin, by endpoint
+# (edge_m4f_requests_total; "streams" is the sources' periodic polling,
+# not caused by the miss).
 #
 # Needs ffmpeg, wrk and curl. 127.0.0.1 only; stops by itself.
 set -euo pipefail
