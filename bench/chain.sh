@@ -11,7 +11,10 @@
 # cold-miss figures take one tier per segment older than the live window,
 # so a longer recording gives more samples. The cold misses are printed as
 # medians and as ratios to the origin's in the same run (target for the
-# edge through the cache tier: at most 2).
+# edge through the cache tier: at most 2). It also prints the M4F calls
+# each edge cold miss makes on the cache tier and the origin, by endpoint
+# (edge_m4f_requests_total; "streams" is the sources' periodic polling,
+# not caused by the miss).
 #
 # Needs ffmpeg, wrk and curl. 127.0.0.1 only; stops by itself.
 set -euo pipefail
@@ -73,16 +76,32 @@ n=$(echo "$segs" | wc -l)
 
 # Cold misses, one tier at a time, on segments nobody asked for yet:
 # origin (its archive), cache tier (asks the origin), edge (asks the cache tier).
+# The M4F calls each edge miss causes are counted on the tiers it reaches
+# (edge_m4f_requests_total by endpoint, read just before and after it).
 ttfb() { curl -s -o /dev/null -w '%{time_starttransfer}' "$1"; }
+m4f() { curl -sf "$1/metrics" | awk '/^edge_m4f_requests_total\{/ && match($0, /endpoint="[^"]*"/) {n[substr($0, RSTART + 10, RLENGTH - 11)] += $NF} END {for (k in n) print k, n[k]}'; }
+declare -A calls
+count() { # count SIGN TIER: add (SIGN 1) or subtract (-1) the tier's counters
+  while read -r ep v; do calls["$2 $ep"]=$(( ${calls["$2 $ep"]:-0} + $1 * ${v%.*} )); done < <(m4f "$3")
+}
 i=0; o=(); c=(); e=()
 for s in $segs; do
   case $((i % 3)) in
     0) o+=("$(ttfb "$origin/s/$s")") ;;
     1) c+=("$(ttfb "$cachen/s/$s")") ;;
-    2) e+=("$(ttfb "$edge/s/$s")") ;;
+    2) count -1 cache "$cachen"; count -1 origin "$origin"
+       e+=("$(ttfb "$edge/s/$s")")
+       count 1 cache "$cachen"; count 1 origin "$origin" ;;
   esac
   i=$((i + 1))
 done
+ne=${#e[@]}
+line=""; total=0
+for k in $(printf '%s\n' "${!calls[@]}" | tr ' ' '/' | sort); do
+  v=${calls["${k/\// }"]}; [ "$v" -gt 0 ] || continue
+  line="$line ${k/\// <- }:$(echo "scale=2; $v / $ne" | bc)"; total=$((total + v))
+done
+echo "M4F calls per edge cold miss (tier <- endpoint: calls, over $ne misses):$line; total $(echo "scale=2; $total / $ne" | bc)"
 med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)] * 1000}'; }
 mo=$(med "${o[@]}"); mc=$(med "${c[@]}"); me=$(med "${e[@]}")
 echo "cold segment, time to first byte (median of $((n / 3)) each): origin archive $mo ms, cache tier miss $mc ms, edge miss through cache tier $me ms"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/edgedvr/edge/cache"
 	"github.com/edgedvr/edge/media"
@@ -97,22 +98,41 @@ func (c *coldRemote) Segment(ctx context.Context, stream string, start int64, vi
 	return c.data, nil
 }
 
+// checkedCold is a coldRemote as a CheckedRemote (the M4F client's shape:
+// it has checked the bytes against the checksum it returns).
+type checkedCold struct{ *coldRemote }
+
+func (c checkedCold) CheckedSegment(ctx context.Context, stream string, start int64, via, hops string) ([]byte, sdk.SegmentInfo, error) {
+	return c.data, sdk.SegmentInfo{Start: start, Duration: segDur, Size: int64(len(c.data)), InitHash: testInit.Hash, Checksum: c.sum}, nil
+}
+
 // A cold miss: a segment not in the disk cache, fetched from an in-memory
 // remote (listed first, as the front does) and cached on the way, against
 // the same miss without a disk cache, in one run. The time per op is the
 // time until the caller has the bytes (a viewer's first byte); background
 // writes are let finish between ops, outside the timer, so each op meets
 // an idle disk as a lone viewer does. The ratio of the two is the cost of
-// caching on the viewer's path.
+// caching on the viewer's path. "checked" is the same miss from a
+// CheckedRemote (as the wiring's M4F adapter is): the bytes are not hashed
+// again.
 func BenchmarkReadSegmentColdMiss(b *testing.B) {
-	for _, withDisk := range []bool{false, true} {
+	for _, tt := range []struct {
+		withDisk, checked bool
+	}{{false, false}, {false, true}, {true, false}, {true, true}} {
+		withDisk := tt.withDisk
 		name := "no-cache"
 		if withDisk {
 			name = "disk-cache"
 		}
+		if tt.checked {
+			name += "-checked"
+		}
 		b.Run(name, func(b *testing.B) {
 			data := bytes.Repeat([]byte{7}, 3*benchSegSize)
-			remote := &coldRemote{data: data, sum: media.Checksum(data)}
+			var remote Remote = &coldRemote{data: data, sum: media.Checksum(data)}
+			if tt.checked {
+				remote = checkedCold{remote.(*coldRemote)}
+			}
 			cfg := Config{Self: "edge", Sources: []Source{{Name: "r", Remote: remote}}}
 			var disk *cache.Disk
 			if withDisk {
@@ -144,6 +164,40 @@ func BenchmarkReadSegmentColdMiss(b *testing.B) {
 					b.Fatalf("disk cache after the run: %+v", st)
 				}
 			}
+		})
+	}
+}
+
+// Cold misses on an edge through a cache tier over in-memory calls (no
+// network), each front listing a segment before reading it as proxy does,
+// a viewer reading on segment after segment: with one-segment listings
+// recalled (ListingTTL by default) and without (ListingTTL < 0, every
+// listing asked upstream), in one run. calls/op counts the calls the edge
+// makes to the cache tier plus those the cache tier makes to the origin.
+func BenchmarkColdMissThroughTier(b *testing.B) {
+	for _, tt := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"recalled", 0}, {"asked", -1}} {
+		b.Run(tt.name, func(b *testing.B) {
+			origin := newStore("origin").add(0, 1<<14, 0)
+			tier := newArchive(b, Config{Self: "cache", ListingTTL: tt.ttl, Sources: []Source{{Name: "origin", Remote: origin}}})
+			toTier := &frontRemote{nodeRemote{target: tier}}
+			edge := newArchive(b, Config{Self: "edge", ListingTTL: tt.ttl, Sources: []Source{{Name: "cache", Remote: toTier, Mode: ModeChain}}})
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				start := at(i % (1 << 14))
+				i++
+				if segs, err := edge.Segments(ctx, start, start+1); err != nil || len(segs) != 1 {
+					b.Fatal(segs, err)
+				}
+				if _, err := edge.ReadSegment(ctx, start); err != nil {
+					b.Fatal(err)
+				}
+			}
+			calls := toTier.calls.Load() + origin.nSegments.Load() + origin.nSegment.Load()
+			b.ReportMetric(float64(calls)/float64(i), "calls/op")
 		})
 	}
 }

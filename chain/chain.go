@@ -39,6 +39,18 @@ type Remote interface {
 	Init(ctx context.Context, stream, hash string, via, hops string) (media.Init, error)
 }
 
+// CheckedRemote is a Remote whose segment reads also return the
+// description the source sent with the bytes (start, duration, init,
+// size), with a Checksum the remote has already checked the bytes against
+// (the M4F client checks them against the X-Edge-Checksum header). The
+// lookup then compares that checksum with the listing's instead of hashing
+// the bytes again, and takes a segment's duration and init from it instead
+// of listing the segment. An empty Checksum means not checked.
+type CheckedRemote interface {
+	Remote
+	CheckedSegment(ctx context.Context, stream string, start int64, via, hops string) ([]byte, sdk.SegmentInfo, error)
+}
+
 // Local is the local archive of the stream: sdk.Store bound to one stream
 // name (the same shape as proxy.Archive). sdk.ErrNotFound means it has
 // nothing; any other error is a failure of the store.
@@ -102,6 +114,15 @@ type Config struct {
 	// NegativeTTL is how long an empty or failed answer is remembered (and a
 	// failed source skipped). By default, 2 s.
 	NegativeTTL time.Duration
+	// ListingTTL is how long a segment listed by a source answers a
+	// one-segment listing of it (Segments(start, start+1), what the front
+	// asks before reading a segment) on the same route, instead of asking
+	// the sources again. Archive segments do not change: the worst a stale
+	// record does is announce a segment that retention removed since, and
+	// its read is then a clean not-found. By default, 30 s (a viewer at
+	// normal speed reads about that much of the look-ahead, listAhead, in
+	// that time); negative: never.
+	ListingTTL time.Duration
 	// Unavailable is wrapped in errors for "nothing here and the sources
 	// that may have it failed" (the wiring sets proxy.ErrUnavailable). By
 	// default, ErrUnavailable.
@@ -117,6 +138,7 @@ type Config struct {
 const (
 	DefaultTimeout     = 3 * time.Second
 	DefaultNegativeTTL = 2 * time.Second
+	DefaultListingTTL  = 30 * time.Second
 )
 
 // maxOrigins bounds how many segment origins (which source listed a segment)
@@ -141,9 +163,10 @@ type Archive struct {
 	waiting atomic.Int64
 
 	mu      sync.Mutex
-	neg     map[string]negEntry           // guarded by mu
-	origins *simplelru.LRU[int64, origin] // guarded by mu
-	wantPut map[int64]struct{}            // guarded by mu: segments a caller wants on disk
+	neg     map[string]negEntry               // guarded by mu
+	origins *simplelru.LRU[int64, origin]     // guarded by mu
+	listed  *simplelru.LRU[listedKey, origin] // guarded by mu: what a listing on a route gave
+	wantPut map[int64]struct{}                // guarded by mu: segments a caller wants on disk
 }
 
 type negEntry struct {
@@ -151,10 +174,18 @@ type negEntry struct {
 	err   error // nil: an empty answer
 }
 
-// origin is where a listed remote segment came from.
+// origin is where a listed remote segment came from, and until when it may
+// answer a one-segment listing on the route it was listed on.
 type origin struct {
-	src  int
-	info sdk.SegmentInfo
+	src   int
+	info  sdk.SegmentInfo
+	until time.Time
+}
+
+// listedKey names a segment listed on a route (chainKey).
+type listedKey struct {
+	start int64
+	route string
 }
 
 // New returns the lookup of cfg.Stream.
@@ -186,6 +217,9 @@ func New(cfg Config) (*Archive, error) {
 	if cfg.NegativeTTL <= 0 {
 		cfg.NegativeTTL = DefaultNegativeTTL
 	}
+	if cfg.ListingTTL == 0 {
+		cfg.ListingTTL = DefaultListingTTL
+	}
 	if cfg.Unavailable == nil {
 		cfg.Unavailable = ErrUnavailable
 	}
@@ -199,6 +233,10 @@ func New(cfg Config) (*Archive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chain: %w", err)
 	}
+	listed, err := simplelru.NewLRU[listedKey, origin](maxOrigins, nil)
+	if err != nil {
+		return nil, fmt.Errorf("chain: %w", err)
+	}
 	return &Archive{
 		cfg:     cfg,
 		log:     cfg.Logger.With("stream", cfg.Stream, "node", cfg.Self),
@@ -206,6 +244,7 @@ func New(cfg Config) (*Archive, error) {
 		down:    make([]atomic.Int64, len(cfg.Sources)),
 		neg:     make(map[string]negEntry),
 		origins: origins,
+		listed:  listed,
 		wantPut: make(map[int64]struct{}),
 	}, nil
 }

@@ -264,6 +264,9 @@ func openDisk(t testing.TB, cfg cache.DiskConfig) *cache.Disk {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Writes behind an answer end before the directory goes (cleanups run
+	// last-registered first).
+	t.Cleanup(d.Wait)
 	return d
 }
 

@@ -12,6 +12,11 @@ import (
 	"github.com/edgedvr/edge/sdk"
 )
 
+// listAhead is the window a one-segment listing asks the sources for
+// (when ListingTTL allows recalling it): a viewer reads on, and the next
+// segments' listings are then answered here.
+const listAhead = 30_000
+
 // maxSegmentMs is the longest segment (15 s): a segment that starts this
 // much before a window may still reach into it.
 const maxSegmentMs = 15_000
@@ -144,17 +149,28 @@ func (a *Archive) Segments(ctx context.Context, from, to int64) ([]sdk.SegmentIn
 	if a.cfg.Disk != nil {
 		chosen = mergeSegments(chosen, a.cfg.Disk.List(a.cfg.Stream, from, to), nil)
 	}
+	qto := to // the window asked of the sources
+	if len(a.cfg.Sources) > 0 && to == from+1 {
+		if segs, ok := a.knownSegment(ctx, from, chosen); ok {
+			return segs, nil
+		}
+		if a.cfg.ListingTTL > 0 {
+			// The next segments' listings will be answered from this one.
+			qto = from + listAhead
+		}
+	}
 	if len(a.cfg.Sources) > 0 {
-		key := strconv.FormatInt(from, 10) + "|" + strconv.FormatInt(to, 10) + "|" + chainKey(ctx)
+		key := strconv.FormatInt(from, 10) + "|" + strconv.FormatInt(qto, 10) + "|" + chainKey(ctx)
 		v, err := a.do(ctx, "segments", "s|"+key, func(ctx context.Context) (any, error) {
 			return fanOut(ctx, a, "segments", key, func(ctx context.Context, r Remote, via, hops string) ([]sdk.SegmentInfo, error) {
-				return r.Segments(ctx, a.cfg.Stream, from, to, via, hops)
+				return r.Segments(ctx, a.cfg.Stream, from, qto, via, hops)
 			}), nil
 		})
 		if err != nil {
 			failed = err
 		} else {
 			var picked []origin
+			var ahead []sdk.SegmentInfo // the sources' merged listing past to
 			for i, ans := range v.([]sourceAnswer[sdk.SegmentInfo]) {
 				if ans.failed != nil {
 					failed = ans.failed
@@ -172,31 +188,24 @@ func (a *Archive) Segments(ctx context.Context, from, to int64) ([]sdk.SegmentIn
 					segs = append(segs, s)
 				}
 				chosen = mergeSegments(chosen, segs, func(k int) { picked = append(picked, origin{src: i, info: segs[k]}) })
+				if qto > to {
+					var past []sdk.SegmentInfo
+					for _, s := range ans.val {
+						if s.Start >= to && s.Start < qto {
+							s.Path = ""
+							past = append(past, s)
+						}
+					}
+					ahead = mergeSegments(ahead, past, func(k int) { picked = append(picked, origin{src: i, info: past[k]}) })
+				}
 			}
-			a.rememberOrigins(picked)
+			a.rememberOrigins(picked, chainKey(ctx))
 		}
 	}
 	if len(chosen) == 0 && failed != nil {
 		return nil, fmt.Errorf("chain: segments of %s: %w (%v)", a.cfg.Stream, a.cfg.Unavailable, failed)
 	}
 	return chosen, nil
-}
-
-func (a *Archive) rememberOrigins(picked []origin) {
-	if len(picked) == 0 {
-		return
-	}
-	a.mu.Lock()
-	for _, o := range picked {
-		a.origins.Add(o.info.Start, o)
-	}
-	a.mu.Unlock()
-}
-
-func (a *Archive) originOf(start int64) (origin, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.origins.Get(start)
 }
 
 // readDisk returns the bytes of a segment held by the disk cache, or
@@ -269,6 +278,7 @@ func (a *Archive) ReadSegment(ctx context.Context, start int64) ([]byte, error) 
 		delete(a.wantPut, start)
 		a.mu.Unlock()
 		if err != nil {
+			a.forgetOrigin(start, chainKey(ctx))
 			if localErr != nil && isNotFound(err) {
 				err = fmt.Errorf("chain: segment %d of %s: %w (local: %v)", start, a.cfg.Stream, a.cfg.Unavailable, localErr)
 			}
@@ -312,9 +322,14 @@ func (a *Archive) fetchSegment(ctx context.Context, start int64) ([]byte, sdk.Se
 		}
 		r := a.cfg.Sources[i].Remote
 		var data []byte
+		var sent sdk.SegmentInfo // what a CheckedRemote says of the bytes
 		found, err := a.sourceCall(ctx, i, "segment", via, func(ctx context.Context) error {
 			var err error
-			data, err = r.Segment(ctx, a.cfg.Stream, start, via, hops)
+			if cr, ok := r.(CheckedRemote); ok {
+				data, sent, err = cr.CheckedSegment(ctx, a.cfg.Stream, start, via, hops)
+			} else {
+				data, err = r.Segment(ctx, a.cfg.Stream, start, via, hops)
+			}
 			return err
 		})
 		if err != nil {
@@ -327,6 +342,9 @@ func (a *Archive) fetchSegment(ctx context.Context, start int64) ([]byte, sdk.Se
 		info := sdk.SegmentInfo{Start: start}
 		if known && o.src == i {
 			info = o.info
+		} else if sent.Duration > 0 && sent.InitHash != "" && sent.Checksum != "" {
+			info = sent // as the source sent it: no listing needed
+			info.Start, info.Path = start, ""
 		} else if a.cfg.Disk != nil {
 			// Learn the segment's duration and init for the disk cache.
 			var list []sdk.SegmentInfo
@@ -339,7 +357,11 @@ func (a *Archive) fetchSegment(ctx context.Context, start int64) ([]byte, sdk.Se
 				info.Path = ""
 			}
 		}
-		if info.Checksum != "" && media.Checksum(data) != info.Checksum {
+		sum := sent.Checksum // checked against the bytes by the remote
+		if sum == "" && info.Checksum != "" {
+			sum = media.Checksum(data)
+		}
+		if info.Checksum != "" && sum != info.Checksum {
 			a.m.errors.WithLabelValues(a.cfg.Sources[i].Name, "segment").Inc()
 			a.log.Warn("source sent a segment with a wrong checksum", "source", a.cfg.Sources[i].Name, "start", start)
 			failed = fmt.Errorf("chain: segment %d from source %s: checksum mismatch", start, a.cfg.Sources[i].Name)

@@ -10,6 +10,7 @@ type Metrics struct {
 	errors    *prometheus.CounterVec
 	loops     *prometheus.CounterVec
 	coalesced *prometheus.CounterVec
+	recalled  prometheus.Counter
 }
 
 // NewMetrics returns an unregistered set of counters.
@@ -31,10 +32,14 @@ func NewMetrics() *Metrics {
 			Namespace: "edge", Subsystem: "chain", Name: "coalesced_total",
 			Help: "Archive requests that waited for an identical request in flight instead of calling upstream, by kind.",
 		}, []string{"kind"}),
+		recalled: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "edge", Subsystem: "chain", Name: "listings_recalled_total",
+			Help: "One-segment listings answered from what a source listed moments before (or the disk cache is writing) instead of asking the sources.",
+		}),
 	}
 }
 
 // Collectors returns the collectors to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.calls, m.errors, m.loops, m.coalesced}
+	return []prometheus.Collector{m.calls, m.errors, m.loops, m.coalesced, m.recalled}
 }

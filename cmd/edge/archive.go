@@ -157,7 +157,7 @@ type remote struct {
 	stream string // the stream's name on the source (the first argument is ours)
 }
 
-var _ chain.Remote = remote{}
+var _ chain.CheckedRemote = remote{}
 
 func loopErr(err error) error {
 	if errors.Is(err, m4f.ErrLoop) {
@@ -193,6 +193,16 @@ func (r remote) Segments(ctx context.Context, _ string, from, to int64, via, hop
 func (r remote) Segment(ctx context.Context, _ string, start int64, via, hops string) ([]byte, error) {
 	data, _, err := r.c.Segment(ctx, r.stream, start, m4f.Chain{Via: via, Hops: hops})
 	return data, loopErr(err)
+}
+
+// CheckedSegment is Segment with the description the source sent, whose
+// checksum the client has checked the bytes against.
+func (r remote) CheckedSegment(ctx context.Context, _ string, start int64, via, hops string) ([]byte, sdk.SegmentInfo, error) {
+	data, x, err := r.c.Segment(ctx, r.stream, start, m4f.Chain{Via: via, Hops: hops})
+	if err != nil {
+		return nil, sdk.SegmentInfo{}, loopErr(err)
+	}
+	return data, sdk.SegmentInfo{Start: x.Start, Duration: x.Duration, Size: x.Size, InitHash: x.Init, Checksum: x.Checksum}, nil
 }
 
 func (r remote) Init(ctx context.Context, _ string, hash string, via, hops string) (media.Init, error) {
