@@ -26,13 +26,14 @@ EOF2
 pid=$!
 until curl -sf "http://127.0.0.1:$port/api/v1/streams" > /dev/null; do sleep 0.1; done
 sleep 5 # start-up done, the source declared silent
-ticks() {
-  local t=0 c
+# ns: nanoseconds on CPU of the node and its plugin processes, summed over
+# their threads (schedstat is exact, where utime/stime count whole ticks).
+ns() {
+  local c
   for c in "$pid" $(pgrep -P "$pid" || true); do
-    t=$((t + $(awk '{print $14 + $15}' "/proc/$c/stat")))
-  done
-  echo "$t"
+    cat /proc/"$c"/task/*/schedstat 2>/dev/null
+  done | awk '{s += $1} END {printf "%d", s}'
 }
-a=$(ticks); sleep "$seconds"; b=$(ticks)
+a=$(ns); sleep "$seconds"; b=$(ns)
 printf 'idle node, 1 stream, no input: %.3f CPU s per minute (%d processes)\n' \
-  "$(echo "($b - $a) / $(getconf CLK_TCK) * 60 / $seconds" | bc -l)" "$((1 + $(pgrep -P "$pid" | wc -l)))"
+  "$(echo "($b - $a) / 1000000000 * 60 / $seconds" | bc -l)" "$((1 + $(pgrep -P "$pid" | wc -l)))"

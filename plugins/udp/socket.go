@@ -24,12 +24,6 @@ const (
 	datagramSize = 2048
 	// recvBuffer is the socket receive buffer we ask for.
 	recvBuffer = 8 << 20
-	// coalesce is how long the reader waits after a read that did not
-	// fill a batch, so the next recvmmsg takes the datagrams that arrived
-	// meanwhile (a few dozen at 4 Mbit/s) instead of waking for each one.
-	// The socket buffer holds far more than that; a full batch is read
-	// again at once.
-	coalesce = 10 * time.Millisecond
 )
 
 // socketReader reads datagrams in batches from one socket. Its buffers are
@@ -190,8 +184,6 @@ func captureUDP(ctx context.Context, src Source, s *sink) error {
 	var now time.Time
 	write := func(p []byte) error { return s.write(p, now) }
 	var lastErrLog time.Time
-	pause := time.NewTimer(time.Hour)
-	defer pause.Stop()
 	for ctx.Err() == nil {
 		now = time.Now()
 		wait := readTimeout
@@ -227,13 +219,6 @@ func captureUDP(ctx context.Context, src Source, s *sink) error {
 			continue
 		}
 		s.publish(now)
-		if n < batchSize {
-			pause.Reset(coalesce)
-			select {
-			case <-pause.C:
-			case <-ctx.Done():
-			}
-		}
 	}
 	s.finish()
 	return nil
