@@ -77,8 +77,8 @@ func TestRoutesByRoot(t *testing.T) {
 }
 
 // TestDeleteSegmentsByStore: the disk store's DeleteSegments is reached
-// through the router (cross-replication replaces seams with it); a stream
-// in S3, whose store lacks it, answers ErrUnsupported.
+// through the router (cross-replication replaces seams with it), on disk
+// and in S3; through a store that lacks it, it answers ErrUnsupported.
 func TestDeleteSegmentsByStore(t *testing.T) {
 	srv := testkit.StartS3(t, "edge-mux-del")
 	env := srv.Env()
@@ -110,10 +110,28 @@ func TestDeleteSegmentsByStore(t *testing.T) {
 	if segs, _ := m.Segments(ctx, "ondisk", 0, 1<<62); len(segs) != 2 {
 		t.Fatalf("after delete: %d segments on disk, want 2", len(segs))
 	}
-	if _, err := m.DeleteSegments(ctx, "ins3", 0, 1<<62); !errors.Is(err, sdk.ErrUnsupported) {
-		t.Fatalf("DeleteSegments in S3: %v, want ErrUnsupported", err)
+	if n, err := m.DeleteSegments(ctx, "ins3", 1710046800000, 1710046802000); err != nil || n != 1 {
+		t.Fatalf("DeleteSegments in S3: %d, %v; want 1 deleted", n, err)
+	}
+	if segs, _ := m.Segments(ctx, "ins3", 0, 1<<62); len(segs) != 2 || segs[0].Start != 1710046802000 {
+		t.Fatalf("after delete: %+v in S3, want the last 2", segs)
+	}
+
+	// A store without the call (a third-party one) answers ErrUnsupported.
+	s3b := s3store.New(nil)
+	s3b.Env = s3.Env
+	plain := New(dvrstore.New(nil), noDelete{s3b})
+	t.Cleanup(func() { plain.Close() })
+	if err := plain.OpenStream(ctx, sdk.StreamConfig{Stream: "ins3", Root: srv.Root("del")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.DeleteSegments(ctx, "ins3", 0, 1<<62); !errors.Is(err, sdk.ErrUnsupported) {
+		t.Fatalf("DeleteSegments through a store without it: %v, want ErrUnsupported", err)
 	}
 }
+
+// noDelete hides a store's optional calls, as a store that lacks them.
+type noDelete struct{ sdk.Store }
 
 // TestErrorClassesPassThrough: the router hands the disk store's refusal
 // on unchanged, so the host still sees it as permanent.

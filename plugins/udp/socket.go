@@ -186,11 +186,7 @@ func captureUDP(ctx context.Context, src Source, s *sink) error {
 	var lastErrLog time.Time
 	for ctx.Err() == nil {
 		now = time.Now()
-		wait := readTimeout
-		if s.silent {
-			wait = silentReadTimeout
-		}
-		n, err := r.read(now.Add(wait), write)
+		n, err := r.read(now.Add(s.readWait()), write)
 		now = time.Now()
 		if err != nil {
 			if s.err != nil {

@@ -166,7 +166,7 @@ func (s *sink) idle(now time.Time) error {
 func (s *sink) publish(now time.Time) {
 	st := s.seg.Stats()
 	s.c.setSegmenter(st)
-	cur := badCounts{garbage: st.GarbageBytes, cc: st.CCErrors, unsupported: st.Unsupported, truncated: s.c.truncated.Load()}
+	cur := s.bad(st)
 	if cur == s.loggedBad || now.Sub(s.lastLog) < logEvery {
 		return
 	}
@@ -182,6 +182,22 @@ func (s *sink) publish(now time.Time) {
 		"truncated_datagrams", cur.truncated-s.loggedBad.truncated)
 	s.loggedBad = cur
 	s.lastLog = now
+}
+
+// bad is the counters about bad input, from st and the socket's.
+func (s *sink) bad(st media.Stats) badCounts {
+	return badCounts{garbage: st.GarbageBytes, cc: st.CCErrors, unsupported: st.Unsupported, truncated: s.c.truncated.Load()}
+}
+
+// readWait is how long the next read may block: readTimeout while the
+// source sends, or while bad input seen before a silence still waits for
+// its report (publish), and silentReadTimeout once nothing is left to
+// notice.
+func (s *sink) readWait() time.Duration {
+	if !s.silent || s.bad(s.seg.Stats()) != s.loggedBad {
+		return readTimeout
+	}
+	return silentReadTimeout
 }
 
 // finish flushes the open segment when the capture ends.
