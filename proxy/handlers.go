@@ -140,9 +140,8 @@ func liveTarget(st Stream) int64 {
 func (s *Server) serveArchive(actx context.Context, ctx *fasthttp.RequestCtx, st Stream, req request) error {
 	view, _ := liveView(st)
 	end := req.from + req.dur
-	pool := getEntries()
-	es, err := timelineInto(*pool, actx, st.Archive(), view, req.from, end)
-	defer putEntries(pool, es)
+	es, pooled, err := pooledTimeline(actx, st.Archive(), view, req.from, end)
+	defer pooled.release()
 	if err != nil {
 		return err
 	}
@@ -175,9 +174,8 @@ func endedGrace(targetSec int64) int64 { return max(10_000, 4*targetSec*1000) }
 // at its first segment (EXT-X-START).
 func (s *Server) serveEvent(actx context.Context, ctx *fasthttp.RequestCtx, st Stream, req request) error {
 	view, _ := liveView(st)
-	pool := getEntries()
-	es, err := timelineInto(*pool, actx, st.Archive(), view, req.from, math.MaxInt64)
-	defer putEntries(pool, es)
+	es, pooled, err := pooledTimeline(actx, st.Archive(), view, req.from, math.MaxInt64)
+	defer pooled.release()
 	if err != nil {
 		return err
 	}
@@ -197,9 +195,8 @@ func (s *Server) serveRewind(actx context.Context, ctx *fasthttp.RequestCtx, st 
 	if !ok || len(view.Segments) == 0 {
 		return errNoLive
 	}
-	pool := getEntries()
-	es, err := timelineInto(*pool, actx, st.Archive(), view, s.cfg.Now().UnixMilli()-req.dur, math.MaxInt64)
-	defer putEntries(pool, es)
+	es, pooled, err := pooledTimeline(actx, st.Archive(), view, s.cfg.Now().UnixMilli()-req.dur, math.MaxInt64)
+	defer pooled.release()
 	if err != nil {
 		return err
 	}
@@ -225,9 +222,8 @@ func (s *Server) serveTimeshiftRel(actx context.Context, ctx *fasthttp.RequestCt
 	target := liveTarget(st)
 	end := s.cfg.Now().UnixMilli() - req.dur
 	lead := max(60_000, 2*int64(s.cfg.LiveSegments)*target*1000)
-	pool := getEntries()
-	es, err := timelineInto(*pool, actx, st.Archive(), view, end-lead, math.MaxInt64)
-	defer putEntries(pool, es)
+	es, pooled, err := pooledTimeline(actx, st.Archive(), view, end-lead, math.MaxInt64)
+	defer pooled.release()
 	if err != nil {
 		return err
 	}

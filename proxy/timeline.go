@@ -126,6 +126,22 @@ func numberBack(es []entry) (h playlistHead, first int, ok bool) {
 // per request would zero and the collector would scan.
 var entryPool sync.Pool // of *[]entry
 
+// pooledEntries is a timeline built in a pooled slice; release gives the
+// slice back once nothing refers to es.
+type pooledEntries struct {
+	p  *[]entry
+	es []entry
+}
+
+func (x pooledEntries) release() { putEntries(x.p, x.es) }
+
+// pooledTimeline is timeline in a pooled slice: defer release.
+func pooledTimeline(ctx context.Context, ar Archive, view cache.LiveView, from, to int64) ([]entry, pooledEntries, error) {
+	p := getEntries()
+	es, err := timelineInto(*p, ctx, ar, view, from, to)
+	return es, pooledEntries{p, es}, err
+}
+
 // getEntries returns a pooled entry slice of length 0; putEntries gives
 // back the slice that was grown from it, once nothing refers to it.
 func getEntries() *[]entry {
