@@ -74,24 +74,31 @@ func (p *grpcPlugin) GRPCClient(exited context.Context, _ *plugin.GRPCBroker, co
 	}
 }
 
-// grpcServerOptions raise the message limits on the plugin side.
-func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
-	opts = append(opts,
-		grpc.MaxRecvMsgSize(maxMessageSize),
-		grpc.MaxSendMsgSize(maxMessageSize),
-		grpc.InitialWindowSize(windowSize),
-		grpc.InitialConnWindowSize(windowSize),
-		grpc.ReadBufferSize(ioBufferSize),
-		grpc.WriteBufferSize(ioBufferSize),
-	)
-	return grpc.NewServer(opts...)
+// newGRPCServer raises the message limits on the plugin side and sets the
+// plugin protocol's codec.
+func newGRPCServer(c codec) func([]grpc.ServerOption) *grpc.Server {
+	return func(opts []grpc.ServerOption) *grpc.Server {
+		opts = append(opts,
+			grpc.MaxRecvMsgSize(maxMessageSize),
+			grpc.MaxSendMsgSize(maxMessageSize),
+			grpc.InitialWindowSize(windowSize),
+			grpc.InitialConnWindowSize(windowSize),
+			grpc.ReadBufferSize(ioBufferSize),
+			grpc.WriteBufferSize(ioBufferSize),
+			grpc.ForceServerCodecV2(c),
+			grpc.ChainUnaryInterceptor(releaseAfterCall),
+		)
+		return grpc.NewServer(opts...)
+	}
 }
 
-// grpcDialOptions raise the message limits on the host side.
+// grpcDialOptions raise the message limits on the host side and set the
+// plugin protocol's codec.
 var grpcDialOptions = []grpc.DialOption{
 	grpc.WithDefaultCallOptions(
 		grpc.MaxCallRecvMsgSize(maxMessageSize),
 		grpc.MaxCallSendMsgSize(maxMessageSize),
+		grpc.ForceCodecV2(codec{}),
 	),
 	grpc.WithInitialWindowSize(windowSize),
 	grpc.WithInitialConnWindowSize(windowSize),

@@ -13,7 +13,7 @@ import (
 // a minor release adds optional interfaces and helpers, and plugins built
 // against an older minor release keep working with a newer host. Only a
 // new ProtocolVersion breaks them.
-const Version = "1.3.0"
+const Version = "1.4.0"
 
 // ProtocolVersion is the plugin protocol version. A host and a plugin with
 // different versions refuse each other at the handshake.
@@ -131,6 +131,10 @@ type Store interface {
 	// the segment and counts it. A full disk returns one wrapping
 	// ErrNoSpace (or syscall.ENOSPC). Any other error is temporary: the
 	// host retries the same segment with a backoff.
+	//
+	// A store may keep seg.Data, unless it is served with
+	// ServeConfig.ReuseSegmentData: then the SDK reuses that memory for
+	// the next write once WriteSegment returns.
 	WriteSegment(ctx context.Context, stream string, seg media.Segment) (SegmentInfo, error)
 	// Ranges returns the recorded stretches that overlap [from, to), clipped
 	// to whole segments, in order. Segments that touch (within a small
@@ -174,7 +178,8 @@ type SegmentBatchWriter interface {
 	// by a later call. An error of the call itself (the stream is not
 	// open, the store is closed) is returned alone, with no results.
 	// When it returns, every segment with a nil Err is visible and as
-	// durable as one stored by WriteSegment.
+	// durable as one stored by WriteSegment. Each segment's Data may be
+	// kept as WriteSegment's may.
 	WriteSegments(ctx context.Context, stream string, segs []media.Segment) ([]SegmentResult, error)
 }
 

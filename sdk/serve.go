@@ -22,6 +22,14 @@ type ServeConfig struct {
 	// NewLogger(os.Stderr, slog.LevelInfo), which Serve also installs as
 	// slog's default so that slog.Info and friends reach the host.
 	Logger *slog.Logger
+	// ReuseSegmentData (since SDK 1.4.0) promises that Store never keeps
+	// a segment's Data, nor reads it, once WriteSegment or WriteSegments
+	// has returned (it writes the bytes out during the call, or copies
+	// them). The SDK then receives each write into a pooled buffer and
+	// reuses it for the next, so that storing a segment allocates nothing
+	// the size of the segment. Without it, each write's bytes are the
+	// Store's to keep.
+	ReuseSegmentData bool
 }
 
 // Serve runs the plugin side of the protocol: it answers the handshake and
@@ -66,7 +74,7 @@ func serve(cfg ServeConfig, hs plugin.HandshakeConfig) error {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: hs,
 		Plugins:         plugins,
-		GRPCServer:      newGRPCServer,
+		GRPCServer:      newGRPCServer(codec{reuse: cfg.ReuseSegmentData}),
 		Logger:          hcl,
 	})
 	return closeServed(cfg, logger)

@@ -29,7 +29,8 @@ var builtins = map[string]func(log *slog.Logger) sdk.ServeConfig{
 	"dvrstore": func(log *slog.Logger) sdk.ServeConfig {
 		// One process serves both archive kinds: a stream's root picks
 		// the local-disk store or the S3 store.
-		return sdk.ServeConfig{Store: storemux.New(dvrstore.New(log), s3store.New(log)), Logger: log}
+		// Neither store keeps a segment's bytes past the write call.
+		return sdk.ServeConfig{Store: storemux.New(dvrstore.New(log), s3store.New(log)), Logger: log, ReuseSegmentData: true}
 	},
 	"balancer": func(log *slog.Logger) sdk.ServeConfig {
 		return sdk.ServeConfig{Balancer: balancer.New(log), Logger: log}

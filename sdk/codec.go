@@ -1,0 +1,182 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/proto" // registers the fallback codec
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/edgedvr/edge/sdk/internal/pb"
+)
+
+// codec is the gRPC codec of the plugin protocol on both sides. The bytes
+// on the wire are plain protobuf (a host or plugin built with gRPC's own
+// codec reads them: the name stays "proto"); only the work differs:
+//
+//   - messages are encoded and decoded by vtprotobuf's generated code
+//     instead of protobuf reflection;
+//   - a message that carries segment bytes (Event, ReadSegmentResponse,
+//     WriteSegmentRequest, WriteSegmentsRequest) is decoded with its bytes
+//     fields aliasing the one buffer the message arrived in, instead of
+//     each copied out of it: a segment is copied once on its way through,
+//     not twice. Strings are copied, so that keeping a stream's name or an
+//     init hash never keeps a segment's buffer alive;
+//   - on the side of a store served with ServeConfig.ReuseSegmentData
+//     (reuse), a write request's buffer comes from a pool and goes back to
+//     it when the call returns (releaseRequest), so storing a segment
+//     allocates nothing the size of the segment.
+//
+// Messages of other types (go-plugin's own services) go to gRPC's proto
+// codec.
+type codec struct {
+	reuse bool
+}
+
+var fallbackCodec = encoding.GetCodecV2("proto")
+
+// vtMessage is what vtprotobuf generates for every message of package pb.
+type vtMessage interface {
+	SizeVT() int
+	MarshalToSizedBufferVT([]byte) (int, error)
+	UnmarshalVT([]byte) error
+	UnmarshalVTUnsafe([]byte) error
+}
+
+func (codec) Name() string { return "proto" }
+
+func (codec) Marshal(v any) (mem.BufferSlice, error) {
+	m, ok := v.(vtMessage)
+	if !ok {
+		return fallbackCodec.Marshal(v)
+	}
+	size := m.SizeVT()
+	if mem.IsBelowBufferPoolingThreshold(size) {
+		b := make([]byte, size)
+		if _, err := m.MarshalToSizedBufferVT(b); err != nil {
+			return nil, fmt.Errorf("plugin protocol: encode %T: %w", v, err)
+		}
+		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+	}
+	pool := mem.DefaultBufferPool()
+	buf := pool.Get(size)
+	if _, err := m.MarshalToSizedBufferVT(*buf); err != nil {
+		pool.Put(buf)
+		return nil, fmt.Errorf("plugin protocol: encode %T: %w", v, err)
+	}
+	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+}
+
+func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
+	switch m := v.(type) {
+	case *pb.WriteSegmentRequest, *pb.WriteSegmentsRequest, *pb.Event, *pb.ReadSegmentResponse:
+		if c.reuse && isWriteRequest(m) {
+			return unmarshalLeased(data, m.(vtMessage))
+		}
+		// The receiver keeps these bytes as long as it likes (the host's
+		// live window, a store without reuse): the buffer is the garbage
+		// collector's.
+		if err := m.(vtMessage).UnmarshalVTUnsafe(data.Materialize()); err != nil {
+			return decodeAgain(data, v)
+		}
+		ownStrings(m)
+		return nil
+	case vtMessage:
+		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+		defer buf.Free()
+		if err := m.UnmarshalVT(buf.ReadOnlyData()); err != nil {
+			return decodeAgain(data, v)
+		}
+		return nil
+	}
+	return fallbackCodec.Unmarshal(data, v)
+}
+
+// decodeAgain decodes with protobuf itself what the generated code
+// refused. The two differ on a field sent with another wire type than
+// its own: protobuf keeps it as an unknown field, the generated code
+// fails. No encoder of this protocol does that, but a message protobuf
+// accepts is accepted.
+func decodeAgain(data mem.BufferSlice, v any) error {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return fmt.Errorf("plugin protocol: decode %T: not a protobuf message", v)
+	}
+	proto.Reset(m)
+	if err := fallbackCodec.Unmarshal(data, m); err != nil {
+		return fmt.Errorf("plugin protocol: decode %T: %w", v, err)
+	}
+	return nil
+}
+
+func isWriteRequest(m any) bool {
+	switch m.(type) {
+	case *pb.WriteSegmentRequest, *pb.WriteSegmentsRequest:
+		return true
+	}
+	return false
+}
+
+// leased holds the pooled buffer of each write request being served, by
+// the request, until releaseRequest returns it to the pool.
+var leased sync.Map
+
+// unmarshalLeased decodes a write request into a pooled buffer that its
+// segments' bytes alias.
+func unmarshalLeased(data mem.BufferSlice, m vtMessage) error {
+	pool := mem.DefaultBufferPool()
+	buf := pool.Get(data.Len())
+	data.CopyTo(*buf)
+	if err := m.UnmarshalVTUnsafe(*buf); err != nil {
+		pool.Put(buf)
+		return decodeAgain(data, m)
+	}
+	ownStrings(m)
+	leased.Store(m, buf)
+	return nil
+}
+
+// releaseRequest returns req's pooled buffer, if it has one, to the pool.
+func releaseRequest(req any) {
+	if buf, ok := leased.LoadAndDelete(req); ok {
+		mem.DefaultBufferPool().Put(buf.(*[]byte))
+	}
+}
+
+// releaseAfterCall is the plugin server's unary interceptor: a write
+// request's pooled buffer goes back to the pool once the call returns.
+func releaseAfterCall(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	defer releaseRequest(req)
+	return handler(ctx, req)
+}
+
+// ownStrings gives the strings of a message decoded with aliasing their
+// own memory, so that only bytes fields alias the message's buffer.
+func ownStrings(m any) {
+	switch m := m.(type) {
+	case *pb.Event:
+		if in := m.GetInit(); in != nil {
+			in.Hash, in.Codecs = strings.Clone(in.Hash), strings.Clone(in.Codecs)
+		}
+		if s := m.GetSegment(); s != nil {
+			s.InitHash = strings.Clone(s.InitHash)
+		}
+	case *pb.WriteSegmentRequest:
+		m.Stream = strings.Clone(m.Stream)
+		if s := m.GetSegment(); s != nil {
+			s.InitHash = strings.Clone(s.InitHash)
+		}
+	case *pb.WriteSegmentsRequest:
+		m.Stream = strings.Clone(m.Stream)
+		for _, s := range m.GetSegments() {
+			if s != nil {
+				s.InitHash = strings.Clone(s.InitHash)
+			}
+		}
+	}
+}
