@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto" // registers the fallback codec
 	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/edgedvr/edge/sdk/internal/pb"
@@ -21,6 +22,9 @@ import (
 //
 //   - messages are encoded and decoded by vtprotobuf's generated code
 //     instead of protobuf reflection;
+//   - a write request (WriteSegmentRequest, WriteSegmentsRequest) is
+//     encoded with each segment's bytes as a buffer of their own, not
+//     copied into the message (marshalWrite);
 //   - a message that carries segment bytes (Event, ReadSegmentResponse,
 //     WriteSegmentRequest, WriteSegmentsRequest) is decoded with its bytes
 //     fields aliasing the one buffer the message arrived in, instead of
@@ -51,6 +55,22 @@ type vtMessage interface {
 func (codec) Name() string { return "proto" }
 
 func (codec) Marshal(v any) (mem.BufferSlice, error) {
+	switch m := v.(type) {
+	case *pb.WriteSegmentRequest:
+		if hasUnknown(m, m.GetSegment()) {
+			break // the host never sends unknown fields; keep them anyway
+		}
+		var segs []*pb.Segment
+		if m.GetSegment() != nil {
+			segs = []*pb.Segment{m.GetSegment()}
+		}
+		return marshalWrite(m.GetStream(), segs)
+	case *pb.WriteSegmentsRequest:
+		if hasUnknown(m, m.GetSegments()...) {
+			break
+		}
+		return marshalWrite(m.GetStream(), m.GetSegments())
+	}
 	m, ok := v.(vtMessage)
 	if !ok {
 		return fallbackCodec.Marshal(v)
@@ -179,4 +199,61 @@ func ownStrings(m any) {
 			}
 		}
 	}
+}
+
+// hasUnknown tells whether a write request or one of its segments holds
+// fields unknown to this protocol version (marshalWrite would drop them).
+func hasUnknown(m proto.Message, segs ...*pb.Segment) bool {
+	if len(m.ProtoReflect().GetUnknown()) > 0 {
+		return true
+	}
+	for _, s := range segs {
+		if s != nil && len(s.ProtoReflect().GetUnknown()) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// marshalWrite encodes a write request (the stream in field 1, each
+// segment as a message in field 2) with each segment's bytes as a buffer
+// of their own, pointing into the caller's Data, instead of copied into
+// one message buffer. Only the host sends these, in unary calls, which
+// return once the plugin has answered, so the caller's Data is not reused
+// before gRPC has written it. Each segment's other fields come before its
+// bytes (protobuf lets fields come in any order).
+func marshalWrite(stream string, segs []*pb.Segment) (mem.BufferSlice, error) {
+	var b []byte
+	if stream != "" {
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendString(b, stream)
+	}
+	var out mem.BufferSlice
+	for _, seg := range segs {
+		if seg == nil {
+			seg = &pb.Segment{}
+		}
+		fields := &pb.Segment{Start: seg.Start, Duration: seg.Duration, InitHash: seg.InitHash, Seq: seg.Seq, DiscSeq: seg.DiscSeq}
+		n := fields.SizeVT()
+		size := n
+		if len(seg.Data) > 0 {
+			size += protowire.SizeTag(4) + protowire.SizeBytes(len(seg.Data))
+		}
+		b = protowire.AppendTag(b, 2, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(size))
+		b = append(b, make([]byte, n)...)
+		if _, err := fields.MarshalToSizedBufferVT(b[len(b)-n:]); err != nil {
+			return nil, fmt.Errorf("plugin protocol: encode a segment: %w", err)
+		}
+		if len(seg.Data) > 0 {
+			b = protowire.AppendTag(b, 4, protowire.BytesType)
+			b = protowire.AppendVarint(b, uint64(len(seg.Data)))
+			out = append(out, mem.SliceBuffer(b), mem.SliceBuffer(seg.Data))
+			b = nil
+		}
+	}
+	if len(b) > 0 {
+		out = append(out, mem.SliceBuffer(b))
+	}
+	return out, nil
 }
