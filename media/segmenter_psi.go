@@ -101,6 +101,7 @@ func (s *Segmenter) onPMT(pmt *astits.PMTData) {
 func (s *Segmenter) resetTracks() {
 	s.aFloor90 = max(s.aFloor90, s.lastEnd90)
 	s.aq, s.aqHead = s.aq[:0], 0
+	s.aqData = s.aqData[:0]
 	s.aCarryLen = 0
 	s.forceCut, s.cutAtKey = false, false
 }

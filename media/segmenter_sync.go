@@ -1,4 +1,4 @@
-// This file holds TS resync and continuity: packet sync, batching into the demuxer, continuity-counter checks and dispatch of what astits demuxed.
+// This file holds TS resync and continuity: packet sync, continuity-counter checks, and dispatch of each packet to astits (PAT, PMT) or to the PES layer (video, audio).
 
 package media
 
@@ -14,7 +14,7 @@ import (
 // are used up; it stops astits without making it flush its partial PES.
 var errNeedMore = errors.New("media: need more ts packets")
 
-// packetReader hands whole, aligned TS packets to the astits demuxer.
+// packetReader hands whole, aligned PSI packets to the astits demuxer.
 type packetReader struct {
 	buf []byte
 	off int
@@ -33,10 +33,10 @@ func (r *packetReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// syncPackets moves whole TS packets from s.in to the demuxer's buffer,
-// skipping (and counting) bytes that are not on a packet boundary. Out of
-// lock, a sync byte must be followed by two more at packet distance; in
-// lock, by one when the data reaches that far.
+// syncPackets takes whole TS packets from s.in, skipping (and counting)
+// bytes that are not on a packet boundary. Out of lock, a sync byte must be
+// followed by two more at packet distance; in lock, by one when the data
+// reaches that far.
 func (s *Segmenter) syncPackets() {
 	in := s.in
 	i := 0
@@ -72,8 +72,8 @@ func (s *Segmenter) syncPackets() {
 			}
 			s.locked = true
 		}
-		s.rd.buf = append(s.rd.buf, in[i:next]...)
 		s.queued++
+		s.packet(in[i:next])
 		i = next
 	}
 	s.in = in[:copy(in, in[i:])]
@@ -87,7 +87,55 @@ func (s *Segmenter) ExpectDiscontinuity() {
 	s.ccResetAt = s.queued + uint64(len(s.in)/tsPacketSize)
 }
 
-// demux pulls everything astits can give from the buffered packets.
+// packet takes one synced TS packet: it counts it, checks continuity, and
+// hands PAT and PMT packets to astits, video and audio ones to the PES
+// layer. Other PIDs, null packets and packets flagged with a transport
+// error are dropped.
+func (s *Segmenter) packet(p []byte) {
+	h, ok := parseTSHeader(p)
+	if !ok {
+		return // astits refused such a packet before it was counted
+	}
+	s.stats.Packets++
+	if s.ccResetAt != 0 && s.stats.Packets > s.ccResetAt {
+		s.cc = [8192]uint8{}
+		s.ccResetAt = 0
+	}
+	if h.tei || h.pid == int(astits.PIDNull) {
+		return
+	}
+	pid := h.pid
+	if h.disc {
+		s.stats.CCErrors++
+		s.cc[pid] = 0
+	} else if h.hasPayload && s.cc[pid] != 0 {
+		last := s.cc[pid] - 1
+		if h.cc != (last+1)&15 && h.cc != last {
+			s.stats.CCErrors++
+		}
+	}
+	if h.hasPayload {
+		s.cc[pid] = h.cc + 1
+	}
+	media := pid == s.videoPID || pid == s.audioPID
+	switch {
+	case pid == int(astits.PIDPAT) || pid == s.pmtPID || media && s.psiPID(pid):
+		s.rd.buf, s.rd.off = append(s.rd.buf[:0], p...), 0
+		s.demux()
+	case media && h.hasPayload:
+		s.pesPacket(h, p)
+	}
+}
+
+// psiPID reports whether astits takes pid for PSI rather than PES, as it
+// did when it demuxed the media PIDs too: the CAT, a PMT PID of any program
+// a PAT listed, and the DVB tables' PIDs.
+func (s *Segmenter) psiPID(pid int) bool {
+	return pid == int(astits.PIDCAT) || s.pmtPIDs[pid/64]&(1<<(pid%64)) != 0 ||
+		pid >= 0x10 && pid <= 0x14 || pid >= 0x1e && pid <= 0x1f
+}
+
+// demux pulls everything astits can give from the buffered PSI packet.
 func (s *Segmenter) demux() {
 	for {
 		d, err := s.dmx.NextData()
@@ -95,7 +143,7 @@ func (s *Segmenter) demux() {
 			if errors.Is(err, errNeedMore) || errors.Is(err, astits.ErrNoMorePackets) {
 				return
 			}
-			continue // a damaged PSI or PES: astits dropped it, go on
+			continue // a damaged PSI: astits dropped it, go on
 		}
 		if d != nil {
 			s.handle(d)
@@ -103,63 +151,19 @@ func (s *Segmenter) demux() {
 	}
 }
 
-// skipPacket sees every TS packet once its header is parsed: it counts,
-// checks continuity, and keeps only the PIDs the segmenter uses.
-func (s *Segmenter) skipPacket(p *astits.Packet) bool {
-	s.stats.Packets++
-	if s.ccResetAt != 0 && s.stats.Packets > s.ccResetAt {
-		s.cc = [8192]uint8{}
-		s.ccResetAt = 0
-	}
-	h := &p.Header
-	if h.TransportErrorIndicator || h.PID == astits.PIDNull {
-		return true
-	}
-	pid := h.PID
-	if p.AdaptationField != nil && p.AdaptationField.DiscontinuityIndicator {
-		s.stats.CCErrors++
-		s.cc[pid] = 0
-	} else if h.HasPayload && s.cc[pid] != 0 {
-		last := s.cc[pid] - 1
-		if h.ContinuityCounter != (last+1)&15 && h.ContinuityCounter != last {
-			s.stats.CCErrors++
-		}
-	}
-	if h.HasPayload {
-		s.cc[pid] = h.ContinuityCounter + 1
-	}
-	id := int(pid)
-	return !(pid == astits.PIDPAT || id == s.pmtPID || id == s.videoPID || id == s.audioPID)
-}
-
 func (s *Segmenter) handle(d *astits.DemuxerData) {
 	switch {
 	case d.PAT != nil:
+		// astits takes every program's PMT PID for PSI from now on.
+		for _, p := range d.PAT.Programs {
+			if p.ProgramNumber > 0 {
+				s.pmtPIDs[p.ProgramMapID/64] |= 1 << (p.ProgramMapID % 64)
+			}
+		}
 		s.onPAT(d.PAT)
 	case d.PMT != nil:
 		if int(d.PID) == s.pmtPID && int(d.PMT.ProgramNumber) == s.program {
 			s.onPMT(d.PMT)
-		}
-	case d.PES != nil:
-		// A PES whose first packet does not start a payload unit is the
-		// tail of a frame damaged by packet loss: drop it.
-		if d.FirstPacket == nil || !d.FirstPacket.Header.PayloadUnitStartIndicator {
-			return
-		}
-		oh := d.PES.Header.OptionalHeader
-		if oh == nil || oh.PTS == nil || len(d.PES.Data) == 0 {
-			return
-		}
-		pts := oh.PTS.Base
-		dts := pts
-		if oh.DTS != nil {
-			dts = oh.DTS.Base
-		}
-		switch int(d.PID) {
-		case s.videoPID:
-			s.onVideo(pts, dts, d.PES.Data)
-		case s.audioPID:
-			s.onAudio(pts, d.PES.Data)
 		}
 	}
 }
