@@ -94,6 +94,15 @@ func adaptationFits(p []byte) bool {
 	return true
 }
 
+// pesLayer gathers the payload units of the PIDs it is given into PES
+// packets and hands each one's timestamps and payload to emit.
+type pesLayer struct {
+	streams []pesStream
+	// emit receives each PES with a PTS and a payload; data aliases a
+	// reused buffer and is valid only until emit returns.
+	emit func(pid int, pts, dts int64, data []byte)
+}
+
 // pesStream gathers the payload units of one PID. Its buffer is reused
 // from one PES to the next.
 type pesStream struct {
@@ -103,33 +112,39 @@ type pesStream struct {
 	buf    []byte
 }
 
-// pesStream returns the gathering state of pid, made on first use.
-func (s *Segmenter) pesStream(pid int) *pesStream {
-	for i := range s.pes {
-		if s.pes[i].pid == pid {
-			return &s.pes[i]
+// maxPESStreams is how many PIDs' states are kept before those that hold
+// nothing are forgotten (a PMT that keeps changing PIDs).
+const maxPESStreams = 4
+
+// stream returns the gathering state of pid, made on first use.
+func (l *pesLayer) stream(pid int) *pesStream {
+	for i := range l.streams {
+		if l.streams[i].pid == pid {
+			return &l.streams[i]
 		}
 	}
-	// Forget PIDs no longer used that hold nothing, so a stream whose PMT
-	// keeps changing PIDs keeps a few buffers, not one per PID it used.
-	kept := s.pes[:0]
-	for _, st := range s.pes {
-		if st.active || st.pid == s.videoPID || st.pid == s.audioPID {
-			kept = append(kept, st)
+	if len(l.streams) >= maxPESStreams {
+		kept := l.streams[:0]
+		for _, st := range l.streams {
+			if st.active {
+				kept = append(kept, st)
+			}
 		}
+		clear(l.streams[len(kept):])
+		l.streams = kept
 	}
-	clear(s.pes[len(kept):])
-	s.pes = append(kept, pesStream{pid: pid})
-	return &s.pes[len(s.pes)-1]
+	l.streams = append(l.streams, pesStream{pid: pid})
+	return &l.streams[len(l.streams)-1]
 }
 
-// pesPacket takes one packet with a payload on a video or audio PID. A
-// packet that does not continue the unit being gathered (a continuity
-// counter that skips, or the discontinuity indicator) drops that unit: it
-// was damaged by loss, and so is the rest of it, which starts without PUSI
-// and is dropped too. A PUSI ends the unit before it, which is handed on.
-func (s *Segmenter) pesPacket(h tsHeader, p []byte) {
-	st := s.pesStream(h.pid)
+// packet takes one packet with a payload (h.hasPayload, no transport
+// error). A packet that does not continue the unit being gathered (a
+// continuity counter that skips, or the discontinuity indicator) drops
+// that unit: it was damaged by loss, and so is the rest of it, which
+// starts without PUSI and is dropped too. A PUSI ends the unit before it,
+// which is handed on.
+func (l *pesLayer) packet(h tsHeader, p []byte) {
+	st := l.stream(h.pid)
 	if h.disc || (st.active && h.cc != (st.cc+1)&15) {
 		st.active = false
 	}
@@ -137,7 +152,7 @@ func (s *Segmenter) pesPacket(h tsHeader, p []byte) {
 	switch {
 	case h.pusi:
 		if st.active {
-			s.pesUnit(st)
+			l.unit(st)
 		}
 		st.active = true
 		st.buf = append(st.buf[:0], payload...)
@@ -147,40 +162,28 @@ func (s *Segmenter) pesPacket(h tsHeader, p []byte) {
 	st.cc = h.cc
 }
 
-// flushPES hands on the units still being gathered, in PID order as astits
+// flush hands on the units still being gathered, in PID order as astits
 // does at the end of its input, and forgets every PID's state.
-func (s *Segmenter) flushPES() {
+func (l *pesLayer) flush() {
 	for {
 		var next *pesStream
-		for i := range s.pes {
-			if st := &s.pes[i]; st.active && (next == nil || st.pid < next.pid) {
+		for i := range l.streams {
+			if st := &l.streams[i]; st.active && (next == nil || st.pid < next.pid) {
 				next = st
 			}
 		}
 		if next == nil {
-			break
+			return
 		}
 		next.active = false
-		s.pesUnit(next)
-	}
-	for i := range s.pes {
-		s.pes[i].active = false
+		l.unit(next)
 	}
 }
 
-// pesUnit parses a gathered unit and hands its payload to the track of its
-// PID. The data aliases the PID's buffer: onVideo and onAudio copy what they
-// keep.
-func (s *Segmenter) pesUnit(st *pesStream) {
-	pts, dts, data, ok := parsePES(st.buf)
-	if !ok {
-		return
-	}
-	switch st.pid {
-	case s.videoPID:
-		s.onVideo(pts, dts, data)
-	case s.audioPID:
-		s.onAudio(pts, data)
+// unit parses a gathered unit and hands it on.
+func (l *pesLayer) unit(st *pesStream) {
+	if pts, dts, data, ok := parsePES(st.buf); ok {
+		l.emit(st.pid, pts, dts, data)
 	}
 }
 

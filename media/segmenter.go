@@ -89,13 +89,14 @@ type Segmenter struct {
 	// input and demux
 	in        []byte
 	locked    bool
-	rd        packetReader    // the PSI packet astits reads
-	dmx       *astits.Demuxer // PAT and PMT
-	pmtPIDs   [8192 / 64]uint64
-	pes       []pesStream // video and audio PIDs
-	cc        [8192]uint8 // last continuity counter + 1 per PID, 0 = none yet
-	queued    uint64      // TS packets synced so far
-	ccResetAt uint64      // forget cc after this many packets (ExpectDiscontinuity); 0 = no
+	rd        packetReader      // the PSI packet astits reads
+	dmx       *astits.Demuxer   // PAT and PMT
+	pmtPIDs   [8192 / 64]uint64 // the PIDs astits takes for PMTs
+	psiRep    [2]psiRepeat      // the PAT and PMT packets last parsed
+	pes       pesLayer          // video and audio PIDs
+	cc        [8192]uint8       // last continuity counter + 1 per PID, 0 = none yet
+	queued    uint64            // TS packets synced so far
+	ccResetAt uint64            // forget cc after this many packets (ExpectDiscontinuity); 0 = no
 
 	// program
 	pmtPID, program     int
@@ -187,6 +188,7 @@ func NewSegmenter(cfg SegmenterConfig) *Segmenter {
 		lastVDur: defaultFrame90,
 		gap:      minGap,
 	}
+	s.pes.emit = s.onPES
 	s.dmx = astits.NewDemuxer(context.Background(), &s.rd, astits.DemuxerOptPacketSize(tsPacketSize))
 	return s
 }
@@ -236,7 +238,7 @@ func (s *Segmenter) Flush() {
 	s.rd.eof = true
 	s.demux()
 	s.rd.eof = false
-	s.flushPES()
+	s.pes.flush()
 	s.finish()
 }
 

@@ -19,6 +19,7 @@ func (s *Segmenter) onPAT(pat *astits.PATData) {
 		}
 		if int(p.ProgramMapID) != s.pmtPID || int(p.ProgramNumber) != s.program {
 			s.pmtPID, s.program = int(p.ProgramMapID), int(p.ProgramNumber)
+			s.forgetPSI()
 		}
 		return
 	}

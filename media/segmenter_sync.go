@@ -120,10 +120,25 @@ func (s *Segmenter) packet(p []byte) {
 	media := pid == s.videoPID || pid == s.audioPID
 	switch {
 	case pid == int(astits.PIDPAT) || pid == s.pmtPID || media && s.psiPID(pid):
+		if s.psiRepeated(h, p) {
+			return
+		}
 		s.rd.buf, s.rd.off = append(s.rd.buf[:0], p...), 0
 		s.demux()
+		s.rememberPSI(h, p)
 	case media && h.hasPayload:
-		s.pesPacket(h, p)
+		s.pes.packet(h, p)
+	}
+}
+
+// onPES hands a PES of the video or audio PID to its track. data aliases
+// the PES layer's buffer: onVideo and onAudio copy what they keep.
+func (s *Segmenter) onPES(pid int, pts, dts int64, data []byte) {
+	switch pid {
+	case s.videoPID:
+		s.onVideo(pts, dts, data)
+	case s.audioPID:
+		s.onAudio(pts, data)
 	}
 }
 
@@ -166,4 +181,55 @@ func (s *Segmenter) handle(d *astits.DemuxerData) {
 			s.onPMT(d.PMT)
 		}
 	}
+}
+
+// psiRepeat is the last packet fed to astits on the PAT or the PMT PID,
+// kept when it held whole sections: astits then holds nothing of that PID,
+// so the same packet again (a PAT or PMT repeated, as muxers send them
+// every 100 ms or so) gives the same tables, and handling them again
+// changes nothing. Such repeats are not parsed again.
+type psiRepeat struct {
+	valid bool
+	pid   int
+	pkt   [tsPacketSize]byte
+}
+
+// psiRepeated reports whether p repeats the packet remembered for its PID,
+// but for the continuity counter.
+func (s *Segmenter) psiRepeated(h tsHeader, p []byte) bool {
+	r := &s.psiRep[min(h.pid, 1)]
+	return r.valid && r.pid == h.pid && r.pkt[3]&0xf0 == p[3]&0xf0 &&
+		bytes.Equal(r.pkt[:3], p[:3]) && bytes.Equal(r.pkt[4:], p[4:])
+}
+
+// rememberPSI remembers p, just fed to astits, when it holds whole
+// sections of the PAT or of the program's PMT; otherwise it forgets what
+// its PID had.
+func (s *Segmenter) rememberPSI(h tsHeader, p []byte) {
+	r := &s.psiRep[min(h.pid, 1)]
+	if (h.pid != int(astits.PIDPAT) && h.pid != s.pmtPID) || !h.pusi || !wholeSection(p[h.payload:]) {
+		r.valid = false
+		return
+	}
+	r.valid, r.pid = true, h.pid
+	copy(r.pkt[:], p)
+}
+
+// forgetPSI forgets the remembered packets: the program or its PMT PID
+// changed, so a repeated PMT may now be handled differently.
+func (s *Segmenter) forgetPSI() { s.psiRep = [2]psiRepeat{} }
+
+// wholeSection reports whether a PSI payload (pointer field first) holds
+// one section that ends inside it, followed by stuffing (0xff) or nothing:
+// astits then takes the packet as complete and keeps nothing of it.
+func wholeSection(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	off := 1 + int(b[0])
+	if off+3 > len(b) {
+		return false
+	}
+	end := off + 3 + (int(b[off+1]&0x0f)<<8 | int(b[off+2]))
+	return end == len(b) || end < len(b) && b[end] == 0xff
 }
