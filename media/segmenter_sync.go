@@ -11,14 +11,14 @@ import (
 )
 
 // errNeedMore is what the demuxer's reader answers when the buffered packets
-// are used up; it stops astits without making it flush its partial PES.
+// are used up; it stops astits without making it flush the PSI it holds.
 var errNeedMore = errors.New("media: need more ts packets")
 
 // packetReader hands whole, aligned PSI packets to the astits demuxer.
 type packetReader struct {
 	buf []byte
 	off int
-	eof bool // answer io.EOF instead of errNeedMore: astits then flushes partial PES
+	eof bool // answer io.EOF instead of errNeedMore: astits then flushes the PSI it holds
 }
 
 func (r *packetReader) Read(p []byte) (int, error) {
