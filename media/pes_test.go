@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/asticode/go-astits"
@@ -195,5 +196,23 @@ func BenchmarkPESLayer(b *testing.B) {
 	}
 	if n == 0 {
 		b.Fatal("no PES")
+	}
+}
+
+// TestSegmenterTrackSetBackAndForth: a source that goes from video and
+// audio to audio only and back (PMTs repeated every 100 ms in between,
+// which the segmenter does not parse again) gets an init for each track
+// set, in order, and the last one is the first one again.
+func TestSegmenterTrackSetBackAndForth(t *testing.T) {
+	av := genTS(t, "av.ts", avArgs(12)...)
+	aonly := genTS(t, "aonly.ts", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "7", "-c:a", "aac", "-b:a", "64k", "-f", "mpegts")
+	r := feed(t, SegmenterConfig{}, 9, av, aonly, av)
+	var got []string
+	for _, in := range r.inits {
+		got = append(got, in.Codecs)
+	}
+	if len(got) != 3 || !strings.HasPrefix(got[0], "avc1.") || !strings.HasSuffix(got[0], ",mp4a.40.2") ||
+		got[1] != "mp4a.40.2" || r.inits[2].Hash != r.inits[0].Hash {
+		t.Fatalf("inits %v, want video and audio, audio only, video and audio", got)
 	}
 }
