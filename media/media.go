@@ -10,8 +10,9 @@
 // ([InitHash]); [Checksum] names their bytes.
 //
 // [Segmenter] makes them from MPEG-TS: it finds packet sync itself (bytes may
-// come in any alignment, garbage is skipped and counted), demuxes with
-// go-astits (PAT, PMT and PES), takes the first program or the configured
+// come in any alignment, garbage is skipped and counted), demuxes PAT and
+// PMT with go-astits and the PES of its video and audio PIDs itself,
+// without allocating per packet, takes the first program or the configured
 // one, and cuts a segment at the first keyframe at or after the target
 // duration (audio-only streams: on an audio frame boundary). It takes the
 // first H.264 or H.265 track and one audio track: the first AAC one, else

@@ -63,9 +63,6 @@ const (
 	audioWait90 = 2 * 90000
 	// maxAudioQueue bounds the audio frames held while video catches up.
 	maxAudioQueue = 512
-	// demuxBatch is how many TS packets are buffered before demuxing: about
-	// 12 ms at 4 Mbit/s.
-	demuxBatch = 32
 	// maxSegBytes bounds the media bytes (video and audio) of one segment:
 	// half the 64 MiB a segment may have to cross a plugin boundary
 	// (sdk.MaxSegmentSize, M4F's default cap), which leaves room for the
@@ -92,11 +89,14 @@ type Segmenter struct {
 	// input and demux
 	in        []byte
 	locked    bool
-	rd        packetReader
-	dmx       *astits.Demuxer
-	cc        [8192]uint8 // last continuity counter + 1 per PID, 0 = none yet
-	queued    uint64      // TS packets handed to the demuxer so far
-	ccResetAt uint64      // forget cc after this many packets (ExpectDiscontinuity); 0 = no
+	rd        packetReader      // the PSI packet astits reads
+	dmx       *astits.Demuxer   // PAT and PMT
+	pmtPIDs   [8192 / 64]uint64 // the PIDs astits takes for PMTs
+	psiRep    [2]psiRepeat      // the PAT and PMT packets last parsed
+	pes       pesLayer          // video and audio PIDs
+	cc        [8192]uint8       // last continuity counter + 1 per PID, 0 = none yet
+	queued    uint64            // TS packets synced so far
+	ccResetAt uint64            // forget cc after this many packets (ExpectDiscontinuity); 0 = no
 
 	// program
 	pmtPID, program     int
@@ -139,8 +139,10 @@ type Segmenter struct {
 	aFloor90  int64 // audio may not restart before this (after Reanchor)
 	aq        []queuedAudio
 	aqHead    int
+	aqData    []byte // the queued frames' bytes
 	aCarry    []byte
 	aCarryLen int
+	aJoin     []byte // scratch: a carried frame joined to the next PES
 
 	// output
 	open, closing *segBuilder
@@ -186,15 +188,14 @@ func NewSegmenter(cfg SegmenterConfig) *Segmenter {
 		lastVDur: defaultFrame90,
 		gap:      minGap,
 	}
-	s.dmx = astits.NewDemuxer(context.Background(), &s.rd,
-		astits.DemuxerOptPacketSize(tsPacketSize),
-		astits.DemuxerOptPacketSkipper(s.skipPacket))
+	s.pes.emit = s.onPES
+	s.dmx = astits.NewDemuxer(context.Background(), &s.rd, astits.DemuxerOptPacketSize(tsPacketSize))
 	return s
 }
 
 // Write feeds TS bytes in any alignment. Garbage is skipped and counted; it
-// returns an error only for misuse, never for bad input. Packets are demuxed
-// in batches of a few dozen (about 12 ms at 4 Mbit/s); Flush takes the rest.
+// returns an error only for misuse, never for bad input. A frame is handed
+// on when the next one starts, or by Flush.
 // OnInit and OnSegment are called from inside Write, Flush and Reanchor.
 func (s *Segmenter) Write(p []byte) (int, error) {
 	if s == nil || s.dmx == nil {
@@ -206,12 +207,6 @@ func (s *Segmenter) Write(p []byte) (int, error) {
 		s.in = append(s.in, p[:c]...)
 		p = p[c:]
 		s.syncPackets()
-		// astits answers an empty reader with three wrapped errors, so hand
-		// it packets in batches rather than datagram by datagram.
-		if len(s.rd.buf)-s.rd.off >= demuxBatch*tsPacketSize {
-			s.demux()
-			s.rd.buf, s.rd.off = s.rd.buf[:0], 0
-		}
 	}
 	return n, nil
 }
@@ -237,11 +232,13 @@ func (s *Segmenter) Flush() {
 	if s == nil || s.dmx == nil {
 		return
 	}
-	// Let astits hand over the PES it still holds for want of a next one.
+	// Let astits finish the PSI it still holds, and hand over the frames
+	// still held for want of a next one.
+	s.rd.buf, s.rd.off = s.rd.buf[:0], 0
 	s.rd.eof = true
 	s.demux()
 	s.rd.eof = false
-	s.rd.buf, s.rd.off = s.rd.buf[:0], 0
+	s.pes.flush()
 	s.finish()
 }
 

@@ -14,14 +14,16 @@ type queuedAudio struct {
 	t90  int64 // UTC in 90 kHz ticks
 	tr   int64 // UTC in sample-rate ticks
 	ap   *audioParams
-	data []byte
+	off  int // its bytes: s.aqData[off:off+size]
+	size int
 }
 
 func (s *Segmenter) onAudio(pts int64, data []byte) {
 	u := s.unwrap(&s.aU, pts, s.audioOnly)
 	idx := int64(0)
 	if s.aCarryLen > 0 {
-		data = append(s.aCarry[:s.aCarryLen:s.aCarryLen], data...)
+		s.aJoin = append(append(s.aJoin[:0], s.aCarry[:s.aCarryLen]...), data...)
+		data = s.aJoin
 		s.aCarryLen = 0
 		idx = -1 // the carried frame started before this PES
 	}
@@ -101,11 +103,15 @@ func (s *Segmenter) onAudioFrame(u int64, ap *audioParams, payload []byte) {
 	}
 	fr := s.aNext
 	s.aNext += int64(ap.samples)
-	q := queuedAudio{t90: to90(fr, ap.rate), tr: fr, ap: ap, data: payload}
+	q := queuedAudio{t90: to90(fr, ap.rate), tr: fr, ap: ap}
 	if s.audioOnly {
-		s.placeAudioOnly(q)
+		s.placeAudioOnly(q, payload)
 		return
 	}
+	// payload aliases the PES buffer, which the next PES overwrites: the
+	// queue keeps a copy.
+	q.off, q.size = len(s.aqData), len(payload)
+	s.aqData = append(s.aqData, payload...)
 	s.aq = append(s.aq, q)
 	s.drainAudio(false)
 }
@@ -118,24 +124,30 @@ func (s *Segmenter) drainAudio(force bool) {
 		if !force && len(s.aq)-s.aqHead <= maxAudioQueue && (!s.vHave || q.t90 > s.lastVT) {
 			break
 		}
-		s.placeAudio(*q)
+		s.placeAudio(*q, s.aqData[q.off:q.off+q.size])
 		*q = queuedAudio{}
 		s.aqHead++
 	}
 	if s.aqHead == len(s.aq) {
 		s.aq, s.aqHead = s.aq[:0], 0
+		s.aqData = s.aqData[:0]
 	} else if s.aqHead > 256 {
 		n := copy(s.aq, s.aq[s.aqHead:])
 		s.aq, s.aqHead = s.aq[:n], 0
+		base := s.aq[0].off
+		for i := range s.aq {
+			s.aq[i].off -= base
+		}
+		s.aqData = s.aqData[:copy(s.aqData, s.aqData[base:])]
 	}
 }
 
 // placeAudio puts an audio frame into the segment whose span holds it.
-func (s *Segmenter) placeAudio(q queuedAudio) {
+func (s *Segmenter) placeAudio(q queuedAudio, data []byte) {
 	if c := s.closing; c != nil {
 		if q.t90 < c.end90 {
 			if q.t90 >= c.start90 {
-				s.addAudio(c, q)
+				s.addAudio(c, q, data)
 			}
 			return
 		}
@@ -143,11 +155,11 @@ func (s *Segmenter) placeAudio(q queuedAudio) {
 		s.emit(c) // audio has passed the end of the cut segment
 	}
 	if g := s.open; g != nil && q.t90 >= g.start90 {
-		s.addAudio(g, q)
+		s.addAudio(g, q, data)
 	}
 }
 
-func (s *Segmenter) placeAudioOnly(q queuedAudio) {
+func (s *Segmenter) placeAudioOnly(q queuedAudio, data []byte) {
 	g := s.open
 	if g != nil && (s.forceCut || s.cutAtKey || q.t90-g.start90 >= s.target90) && q.t90/90 > g.start90/90 {
 		s.closeOpen(q.t90)
@@ -160,10 +172,11 @@ func (s *Segmenter) placeAudioOnly(q queuedAudio) {
 		s.open = g
 		s.cutAtKey = false
 	}
-	s.addAudio(g, q)
+	s.addAudio(g, q, data)
 }
 
-func (s *Segmenter) addAudio(g *segBuilder, q queuedAudio) {
+// addAudio copies the frame's data into g.
+func (s *Segmenter) addAudio(g *segBuilder, q queuedAudio, data []byte) {
 	if g.ap != q.ap {
 		if len(g.as) > 0 {
 			s.cutAtKey = true // a new audio config starts with the next segment
@@ -178,8 +191,8 @@ func (s *Segmenter) addAudio(g *segBuilder, q queuedAudio) {
 	} else if q.tr < g.aNext {
 		return
 	}
-	g.as = append(g.as, mp4.Sample{Flags: mp4.SyncSampleFlags, Dur: uint32(q.ap.samples), Size: uint32(len(q.data))})
-	g.adata = append(g.adata, q.data...)
+	g.as = append(g.as, mp4.Sample{Flags: mp4.SyncSampleFlags, Dur: uint32(q.ap.samples), Size: uint32(len(data))})
+	g.adata = append(g.adata, data...)
 	g.aNext = q.tr + int64(q.ap.samples)
 	g.aEnd90 = to90(g.aNext, q.ap.rate)
 	s.stats.Frames++

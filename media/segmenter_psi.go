@@ -19,6 +19,7 @@ func (s *Segmenter) onPAT(pat *astits.PATData) {
 		}
 		if int(p.ProgramMapID) != s.pmtPID || int(p.ProgramNumber) != s.program {
 			s.pmtPID, s.program = int(p.ProgramMapID), int(p.ProgramNumber)
+			s.forgetPSI()
 		}
 		return
 	}
@@ -101,6 +102,7 @@ func (s *Segmenter) onPMT(pmt *astits.PMTData) {
 func (s *Segmenter) resetTracks() {
 	s.aFloor90 = max(s.aFloor90, s.lastEnd90)
 	s.aq, s.aqHead = s.aq[:0], 0
+	s.aqData = s.aqData[:0]
 	s.aCarryLen = 0
 	s.forceCut, s.cutAtKey = false, false
 }

@@ -1,4 +1,4 @@
-// This file holds TS resync and continuity: packet sync, batching into the demuxer, continuity-counter checks and dispatch of what astits demuxed.
+// This file holds TS resync and continuity: packet sync, continuity-counter checks, and dispatch of each packet to astits (PAT, PMT) or to the PES layer (video, audio).
 
 package media
 
@@ -11,14 +11,14 @@ import (
 )
 
 // errNeedMore is what the demuxer's reader answers when the buffered packets
-// are used up; it stops astits without making it flush its partial PES.
+// are used up; it stops astits without making it flush the PSI it holds.
 var errNeedMore = errors.New("media: need more ts packets")
 
-// packetReader hands whole, aligned TS packets to the astits demuxer.
+// packetReader hands whole, aligned PSI packets to the astits demuxer.
 type packetReader struct {
 	buf []byte
 	off int
-	eof bool // answer io.EOF instead of errNeedMore: astits then flushes partial PES
+	eof bool // answer io.EOF instead of errNeedMore: astits then flushes the PSI it holds
 }
 
 func (r *packetReader) Read(p []byte) (int, error) {
@@ -33,10 +33,10 @@ func (r *packetReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// syncPackets moves whole TS packets from s.in to the demuxer's buffer,
-// skipping (and counting) bytes that are not on a packet boundary. Out of
-// lock, a sync byte must be followed by two more at packet distance; in
-// lock, by one when the data reaches that far.
+// syncPackets takes whole TS packets from s.in, skipping (and counting)
+// bytes that are not on a packet boundary. Out of lock, a sync byte must be
+// followed by two more at packet distance; in lock, by one when the data
+// reaches that far.
 func (s *Segmenter) syncPackets() {
 	in := s.in
 	i := 0
@@ -72,8 +72,8 @@ func (s *Segmenter) syncPackets() {
 			}
 			s.locked = true
 		}
-		s.rd.buf = append(s.rd.buf, in[i:next]...)
 		s.queued++
+		s.packet(in[i:next])
 		i = next
 	}
 	s.in = in[:copy(in, in[i:])]
@@ -87,7 +87,70 @@ func (s *Segmenter) ExpectDiscontinuity() {
 	s.ccResetAt = s.queued + uint64(len(s.in)/tsPacketSize)
 }
 
-// demux pulls everything astits can give from the buffered packets.
+// packet takes one synced TS packet: it counts it, checks continuity, and
+// hands PAT and PMT packets to astits, video and audio ones to the PES
+// layer. Other PIDs, null packets and packets flagged with a transport
+// error are dropped.
+func (s *Segmenter) packet(p []byte) {
+	h, ok := parseTSHeader(p)
+	if !ok {
+		return // astits refused such a packet before it was counted
+	}
+	s.stats.Packets++
+	if s.ccResetAt != 0 && s.stats.Packets > s.ccResetAt {
+		s.cc = [8192]uint8{}
+		s.ccResetAt = 0
+	}
+	if h.tei || h.pid == int(astits.PIDNull) {
+		return
+	}
+	pid := h.pid
+	if h.disc {
+		s.stats.CCErrors++
+		s.cc[pid] = 0
+	} else if h.hasPayload && s.cc[pid] != 0 {
+		last := s.cc[pid] - 1
+		if h.cc != (last+1)&15 && h.cc != last {
+			s.stats.CCErrors++
+		}
+	}
+	if h.hasPayload {
+		s.cc[pid] = h.cc + 1
+	}
+	media := pid == s.videoPID || pid == s.audioPID
+	switch {
+	case pid == int(astits.PIDPAT) || pid == s.pmtPID || media && s.psiPID(pid):
+		if s.psiRepeated(h, p) {
+			return
+		}
+		s.rd.buf, s.rd.off = append(s.rd.buf[:0], p...), 0
+		s.demux()
+		s.rememberPSI(h, p)
+	case media && h.hasPayload:
+		s.pes.packet(h, p)
+	}
+}
+
+// onPES hands a PES of the video or audio PID to its track. data aliases
+// the PES layer's buffer: onVideo and onAudio copy what they keep.
+func (s *Segmenter) onPES(pid int, pts, dts int64, data []byte) {
+	switch pid {
+	case s.videoPID:
+		s.onVideo(pts, dts, data)
+	case s.audioPID:
+		s.onAudio(pts, data)
+	}
+}
+
+// psiPID reports whether astits takes pid for PSI rather than PES, as it
+// did when it demuxed the media PIDs too: the CAT, a PMT PID of any program
+// a PAT listed, and the DVB tables' PIDs.
+func (s *Segmenter) psiPID(pid int) bool {
+	return pid == int(astits.PIDCAT) || s.pmtPIDs[pid/64]&(1<<(pid%64)) != 0 ||
+		pid >= 0x10 && pid <= 0x14 || pid >= 0x1e && pid <= 0x1f
+}
+
+// demux pulls everything astits can give from the buffered PSI packet.
 func (s *Segmenter) demux() {
 	for {
 		d, err := s.dmx.NextData()
@@ -95,7 +158,7 @@ func (s *Segmenter) demux() {
 			if errors.Is(err, errNeedMore) || errors.Is(err, astits.ErrNoMorePackets) {
 				return
 			}
-			continue // a damaged PSI or PES: astits dropped it, go on
+			continue // a damaged PSI: astits dropped it, go on
 		}
 		if d != nil {
 			s.handle(d)
@@ -103,63 +166,70 @@ func (s *Segmenter) demux() {
 	}
 }
 
-// skipPacket sees every TS packet once its header is parsed: it counts,
-// checks continuity, and keeps only the PIDs the segmenter uses.
-func (s *Segmenter) skipPacket(p *astits.Packet) bool {
-	s.stats.Packets++
-	if s.ccResetAt != 0 && s.stats.Packets > s.ccResetAt {
-		s.cc = [8192]uint8{}
-		s.ccResetAt = 0
-	}
-	h := &p.Header
-	if h.TransportErrorIndicator || h.PID == astits.PIDNull {
-		return true
-	}
-	pid := h.PID
-	if p.AdaptationField != nil && p.AdaptationField.DiscontinuityIndicator {
-		s.stats.CCErrors++
-		s.cc[pid] = 0
-	} else if h.HasPayload && s.cc[pid] != 0 {
-		last := s.cc[pid] - 1
-		if h.ContinuityCounter != (last+1)&15 && h.ContinuityCounter != last {
-			s.stats.CCErrors++
-		}
-	}
-	if h.HasPayload {
-		s.cc[pid] = h.ContinuityCounter + 1
-	}
-	id := int(pid)
-	return !(pid == astits.PIDPAT || id == s.pmtPID || id == s.videoPID || id == s.audioPID)
-}
-
 func (s *Segmenter) handle(d *astits.DemuxerData) {
 	switch {
 	case d.PAT != nil:
+		// astits takes every program's PMT PID for PSI from now on.
+		for _, p := range d.PAT.Programs {
+			if p.ProgramNumber > 0 {
+				s.pmtPIDs[p.ProgramMapID/64] |= 1 << (p.ProgramMapID % 64)
+			}
+		}
 		s.onPAT(d.PAT)
 	case d.PMT != nil:
 		if int(d.PID) == s.pmtPID && int(d.PMT.ProgramNumber) == s.program {
 			s.onPMT(d.PMT)
 		}
-	case d.PES != nil:
-		// A PES whose first packet does not start a payload unit is the
-		// tail of a frame damaged by packet loss: drop it.
-		if d.FirstPacket == nil || !d.FirstPacket.Header.PayloadUnitStartIndicator {
-			return
-		}
-		oh := d.PES.Header.OptionalHeader
-		if oh == nil || oh.PTS == nil || len(d.PES.Data) == 0 {
-			return
-		}
-		pts := oh.PTS.Base
-		dts := pts
-		if oh.DTS != nil {
-			dts = oh.DTS.Base
-		}
-		switch int(d.PID) {
-		case s.videoPID:
-			s.onVideo(pts, dts, d.PES.Data)
-		case s.audioPID:
-			s.onAudio(pts, d.PES.Data)
-		}
 	}
+}
+
+// psiRepeat is the last packet fed to astits on the PAT or the PMT PID,
+// kept when it held whole sections: astits then holds nothing of that PID,
+// so the same packet again (a PAT or PMT repeated, as muxers send them
+// every 100 ms or so) gives the same tables, and handling them again
+// changes nothing. Such repeats are not parsed again.
+type psiRepeat struct {
+	valid bool
+	pid   int
+	pkt   [tsPacketSize]byte
+}
+
+// psiRepeated reports whether p repeats the packet remembered for its PID,
+// but for the continuity counter.
+func (s *Segmenter) psiRepeated(h tsHeader, p []byte) bool {
+	r := &s.psiRep[min(h.pid, 1)]
+	return r.valid && r.pid == h.pid && r.pkt[3]&0xf0 == p[3]&0xf0 &&
+		bytes.Equal(r.pkt[:3], p[:3]) && bytes.Equal(r.pkt[4:], p[4:])
+}
+
+// rememberPSI remembers p, just fed to astits, when it holds whole
+// sections of the PAT or of the program's PMT; otherwise it forgets what
+// its PID had.
+func (s *Segmenter) rememberPSI(h tsHeader, p []byte) {
+	r := &s.psiRep[min(h.pid, 1)]
+	if (h.pid != int(astits.PIDPAT) && h.pid != s.pmtPID) || !h.pusi || !wholeSection(p[h.payload:]) {
+		r.valid = false
+		return
+	}
+	r.valid, r.pid = true, h.pid
+	copy(r.pkt[:], p)
+}
+
+// forgetPSI forgets the remembered packets: the program or its PMT PID
+// changed, so a repeated PMT may now be handled differently.
+func (s *Segmenter) forgetPSI() { s.psiRep = [2]psiRepeat{} }
+
+// wholeSection reports whether a PSI payload (pointer field first) holds
+// one section that ends inside it, followed by stuffing (0xff) or nothing:
+// astits then takes the packet as complete and keeps nothing of it.
+func wholeSection(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	off := 1 + int(b[0])
+	if off+3 > len(b) {
+		return false
+	}
+	end := off + 3 + (int(b[off+1]&0x0f)<<8 | int(b[off+2]))
+	return end == len(b) || end < len(b) && b[end] == 0xff
 }

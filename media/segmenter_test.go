@@ -651,23 +651,7 @@ func TestSegmenterMisuse(t *testing.T) {
 // BenchmarkSegmenter feeds a 4 Mbit/s H.264 + AAC TS in UDP-sized chunks.
 // cpu-ms/s is the CPU time spent per second of stream.
 func BenchmarkSegmenter(b *testing.B) {
-	path := filepath.Join(os.TempDir(), "edge-media-bench-4m-v1.ts")
-	ts, err := os.ReadFile(path)
-	if err != nil {
-		ff := needTool(b, "ffmpeg")
-		args := []string{"-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-			"-t", "20", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "3900k", "-minrate", "3900k", "-maxrate", "3900k", "-bufsize", "2000k",
-			"-g", "50", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-muxrate", "4200k", "-f", "mpegts", path + ".tmp"}
-		if out, err := exec.Command(ff, args...).CombinedOutput(); err != nil {
-			b.Fatalf("ffmpeg: %v\n%s", err, out)
-		}
-		if err := os.Rename(path+".tmp", path); err != nil {
-			b.Fatal(err)
-		}
-		if ts, err = os.ReadFile(path); err != nil {
-			b.Fatal(err)
-		}
-	}
+	ts := benchTS(b)
 	const streamSec = 20.0
 	b.SetBytes(int64(len(ts)))
 	b.ReportAllocs()
@@ -689,6 +673,29 @@ func BenchmarkSegmenter(b *testing.B) {
 	}
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N)/streamSec, "cpu-ms/s")
 	b.ReportMetric(float64(len(ts))/188, "pkts/op")
+}
+
+// benchTS is a 20 s 4 Mbit/s 720p25 H.264 + AAC TS, made once by ffmpeg
+// and kept in the temp dir.
+func benchTS(b *testing.B) []byte {
+	path := filepath.Join(os.TempDir(), "edge-media-bench-4m-v1.ts")
+	ts, err := os.ReadFile(path)
+	if err != nil {
+		ff := needTool(b, "ffmpeg")
+		args := []string{"-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+			"-t", "20", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "3900k", "-minrate", "3900k", "-maxrate", "3900k", "-bufsize", "2000k",
+			"-g", "50", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-muxrate", "4200k", "-f", "mpegts", path + ".tmp"}
+		if out, err := exec.Command(ff, args...).CombinedOutput(); err != nil {
+			b.Fatalf("ffmpeg: %v\n%s", err, out)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			b.Fatal(err)
+		}
+		if ts, err = os.ReadFile(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ts
 }
 
 // cpuTime is the user+system CPU time of this process so far.
