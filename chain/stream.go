@@ -295,13 +295,19 @@ func (a *Archive) runFill(ctx context.Context, key string, start int64, f *fill,
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 	defer cancel()
 	route := chainKey(ctx)
-	a.mu.Lock()
-	_, want := a.wantPut[start]
-	delete(a.wantPut, start)
-	a.mu.Unlock()
+	// wanted reports (once the fetch has ended) whether a request made the
+	// segment wanted on disk meanwhile (wantDisk).
+	wanted := func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		_, want := a.wantPut[start]
+		delete(a.wantPut, start)
+		return want
+	}
 
 	body, info, src, err := a.openUpstream(ctx, start)
 	if err != nil {
+		wanted()
 		a.forgetOrigin(start, route)
 		if localErr != nil && isNotFound(err) {
 			err = fmt.Errorf("chain: segment %d of %s: %w (local: %v)", start, a.cfg.Stream, a.cfg.Unavailable, localErr)
@@ -342,7 +348,7 @@ func (a *Archive) runFill(ctx context.Context, key string, start int64, f *fill,
 		}
 	}
 	if err == io.EOF && int64(len(buf)) == info.Size {
-		if want && info.Duration > 0 && info.InitHash != "" {
+		if wanted() && info.Duration > 0 && info.InitHash != "" {
 			// Before the fill is forgotten, so that a read meanwhile finds
 			// the bytes pending on disk rather than fetching again.
 			if _, perr := a.cfg.Disk.PutBehind(a.cfg.Stream, info, buf); perr != nil {
@@ -363,6 +369,7 @@ func (a *Archive) runFill(ctx context.Context, key string, start int64, f *fill,
 	if err == io.EOF {
 		err = fmt.Errorf("chain: segment %d from source %s: %d of %d bytes: %w", start, a.cfg.Sources[src].Name, len(buf), info.Size, io.ErrUnexpectedEOF)
 	}
+	wanted()
 	name := a.cfg.Sources[src].Name
 	a.m.errors.WithLabelValues(name, "segment").Inc()
 	a.m.aborts.WithLabelValues(name).Inc()
