@@ -318,13 +318,23 @@ func (a *Archive) runFill(ctx context.Context, key string, start int64, f *fill,
 	}
 	defer body.Close()
 	f.size = info.Size
-	buf := make([]byte, 0, info.Size)
+	// The first bytes go out before the segment's whole buffer exists:
+	// allocating it may clear and fault in every page of it (about 1 ms
+	// for 1.5 MB on the VMs measured), which is then done while they are
+	// on their way. Readers hold slices of the small array, never written
+	// again.
+	buf := make([]byte, 0, min(info.Size, fillChunk))
 	f.buf = buf
 	close(f.ready)
 
 	for {
 		n := len(buf)
-		if n == cap(buf) {
+		if n == cap(buf) && int64(n) < info.Size {
+			whole := make([]byte, n, info.Size)
+			copy(whole, buf)
+			buf = whole
+		}
+		if int64(n) == info.Size {
 			// The declared size is in: the body must end here.
 			var one [1]byte
 			m, rerr := body.Read(one[:])

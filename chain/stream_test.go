@@ -248,3 +248,49 @@ func TestOpenSegmentBadBody(t *testing.T) {
 		})
 	}
 }
+
+// A segment larger than the first buffer of a fill (it moves to a buffer of
+// the whole size) reads whole for viewers that start before and after the
+// move.
+func TestOpenSegmentLarge(t *testing.T) {
+	ctx := testCtx(t)
+	store := newStore("r")
+	big := make([]byte, 3*fillChunk+17)
+	for i := range big {
+		big[i] = byte(i*7 + i>>9)
+	}
+	store.data[at(0)] = big
+	store.segs = []sdk.SegmentInfo{{Start: at(0), Duration: segDur, Size: int64(len(big)), InitHash: testInit.Hash, Checksum: media.Checksum(big)}}
+	remote := &streamStore{fakeStore: store, pieces: make(chan struct{})}
+	arch := newArchive(t, Config{Self: "edge", Sources: []Source{{Name: "r", Remote: remote}}})
+	first, _, err := arch.OpenSegment(ctx, at(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Part of the body in, past the first buffer, then a second viewer joins.
+	for range fillChunk/100 + 10 { // past the first buffer
+		remote.pieces <- struct{}{}
+	}
+	second, _, err := arch.OpenSegment(ctx, at(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			select {
+			case remote.pieces <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for i, r := range []io.Reader{first, second} {
+		b, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(b, big) {
+			t.Fatalf("viewer %d: %d bytes, %v; want the %d-byte segment", i, len(b), err, len(big))
+		}
+	}
+	if n := remote.nSegment.Load(); n != 1 {
+		t.Fatalf("%d fetches, want 1", n)
+	}
+}
