@@ -272,7 +272,8 @@ func (a *Archive) joinFill(ctx context.Context, key string) ([]byte, bool) {
 }
 
 // endFill ends a fill that failed before or during its body: its readers
-// get err, it is forgotten, and the failure is remembered for NegativeTTL.
+// get err and it is forgotten (the next request fetches again, once the
+// failure runFill remembered for NegativeTTL has passed).
 func (a *Archive) endFill(key string, f *fill, err error) {
 	f.fail(err)
 	select {
