@@ -3,7 +3,7 @@
 # of its segments) from an edge whose disk cache holds it, against the
 # origin serving it from its own archive, in the same run with wrk; and the
 # latency a cold miss adds at each tier (origin archive, cache tier asking
-# the origin, edge asking the cache tier).
+# the origin, edge asking the cache tier), to the first byte and to the last.
 #
 #   bench/chain.sh [SECONDS] [CONNECTIONS]     (defaults: 10 and 16)
 #
@@ -78,7 +78,9 @@ n=$(echo "$segs" | wc -l)
 # origin (its archive), cache tier (asks the origin), edge (asks the cache tier).
 # The M4F calls each edge miss causes are counted on the tiers it reaches
 # (edge_m4f_requests_total by endpoint, read just before and after it).
-ttfb() { curl -s -o /dev/null -w '%{time_starttransfer}' "$1"; }
+# ttfb URL TIER: prints the time to the first byte, keeps the time to the
+# last byte in $work/last.TIER.
+ttfb() { local r; r=$(curl -s -o /dev/null -w '%{time_starttransfer} %{time_total}' "$1"); echo "${r% *}"; echo "${r#* }" >> "$work/last.$2"; }
 m4f() { curl -sf "$1/metrics" | awk '/^edge_m4f_requests_total\{/ && match($0, /endpoint="[^"]*"/) {n[substr($0, RSTART + 10, RLENGTH - 11)] += $NF} END {for (k in n) print k, n[k]}'; }
 declare -A calls
 count() { # count SIGN TIER: add (SIGN 1) or subtract (-1) the tier's counters
@@ -87,10 +89,10 @@ count() { # count SIGN TIER: add (SIGN 1) or subtract (-1) the tier's counters
 i=0; o=(); c=(); e=()
 for s in $segs; do
   case $((i % 3)) in
-    0) o+=("$(ttfb "$origin/s/$s")") ;;
-    1) c+=("$(ttfb "$cachen/s/$s")") ;;
+    0) o+=("$(ttfb "$origin/s/$s" o)") ;;
+    1) c+=("$(ttfb "$cachen/s/$s" c)") ;;
     2) count -1 cache "$cachen"; count -1 origin "$origin"
-       e+=("$(ttfb "$edge/s/$s")")
+       e+=("$(ttfb "$edge/s/$s" e)")
        count 1 cache "$cachen"; count 1 origin "$origin" ;;
   esac
   i=$((i + 1))
@@ -105,6 +107,7 @@ echo "M4F calls per edge cold miss (tier <- endpoint: calls, over $ne misses):$l
 med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)] * 1000}'; }
 mo=$(med "${o[@]}"); mc=$(med "${c[@]}"); me=$(med "${e[@]}")
 echo "cold segment, time to first byte (median of $((n / 3)) each): origin archive $mo ms, cache tier miss $mc ms, edge miss through cache tier $me ms"
+echo "cold segment, time to last byte (medians): origin archive $(med $(cat "$work/last.o")) ms, cache tier miss $(med $(cat "$work/last.c")) ms, edge miss through cache tier $(med $(cat "$work/last.e")) ms"
 echo "cold segment, ratio to the origin's: cache tier miss $(echo "scale=2; $mc / $mo" | bc), edge miss through cache tier $(echo "scale=2; $me / $mo" | bc) (target <= 2)"
 
 # Warm the edge's disk cache with a 30 s range, then serve it hot.

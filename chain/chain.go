@@ -167,6 +167,7 @@ type Archive struct {
 	origins *simplelru.LRU[int64, origin]     // guarded by mu
 	listed  *simplelru.LRU[listedKey, origin] // guarded by mu: what a listing on a route gave
 	wantPut map[int64]struct{}                // guarded by mu: segments a caller wants on disk
+	fills   map[string]*fill                  // guarded by mu: segments being streamed from a source, by flight key
 }
 
 type negEntry struct {
@@ -246,6 +247,7 @@ func New(cfg Config) (*Archive, error) {
 		origins: origins,
 		listed:  listed,
 		wantPut: make(map[int64]struct{}),
+		fills:   make(map[string]*fill),
 	}, nil
 }
 

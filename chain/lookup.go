@@ -256,17 +256,13 @@ func (a *Archive) ReadSegment(ctx context.Context, start int64) ([]byte, error) 
 		return b, nil
 	}
 	key := "g|" + strconv.FormatInt(start, 10) + "|" + chainKey(ctx)
+	if b, ok := a.joinFill(ctx, key); ok {
+		return b, nil // a viewer's OpenSegment was fetching it
+	}
 	if e, ok := a.negative(key); ok {
 		return nil, e.err
 	}
-	if a.cfg.Disk != nil && a.cfg.Disk.Want(a.cfg.Stream, start) {
-		a.mu.Lock()
-		if len(a.wantPut) >= maxNegative {
-			clear(a.wantPut) // stale wishes of flights that ended before they were seen
-		}
-		a.wantPut[start] = struct{}{}
-		a.mu.Unlock()
-	}
+	a.wantDisk(start)
 	v, err := a.do(ctx, "segment", key, func(ctx context.Context) (any, error) {
 		// A flight that just ended may have cached it.
 		if b, ok := a.readDisk(start); ok {

@@ -11,6 +11,7 @@ type Metrics struct {
 	loops     *prometheus.CounterVec
 	coalesced *prometheus.CounterVec
 	recalled  prometheus.Counter
+	aborts    *prometheus.CounterVec
 }
 
 // NewMetrics returns an unregistered set of counters.
@@ -36,10 +37,14 @@ func NewMetrics() *Metrics {
 			Namespace: "edge", Subsystem: "chain", Name: "listings_recalled_total",
 			Help: "One-segment listings answered from what a source listed moments before (or the disk cache is writing) instead of asking the sources.",
 		}),
+		aborts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "edge", Subsystem: "chain", Name: "stream_aborts_total",
+			Help: "Segment bodies that ended short, long or with a wrong checksum after they began to be passed on: the viewers' answers were cut and nothing was cached, by source.",
+		}, []string{"source"}),
 	}
 }
 
 // Collectors returns the collectors to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.calls, m.errors, m.loops, m.coalesced, m.recalled}
+	return []prometheus.Collector{m.calls, m.errors, m.loops, m.coalesced, m.recalled, m.aborts}
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/edgedvr/edge/cache"
@@ -116,6 +117,18 @@ type Archive interface {
 	// sdk.ErrNotFound. It is called only for segments whose SegmentInfo.Path
 	// is empty (or whose file could not be opened).
 	ReadSegment(ctx context.Context, start int64) ([]byte, error)
+}
+
+// SegmentOpener is an Archive that can hand a segment it fetches from
+// elsewhere on as the bytes arrive (chain.Archive). OpenSegment returns the
+// segment's size and a reader of its bytes that ends in io.EOF only once
+// all of them arrived whole and checked; a body that turns out short or
+// corrupt ends the reader in an error before its last byte, and the front
+// then cuts its answer. The reader may also have a Bytes() ([]byte, bool)
+// method giving the whole segment once read to its end. Errors as
+// ReadSegment's.
+type SegmentOpener interface {
+	OpenSegment(ctx context.Context, start int64) (io.ReadCloser, int64, error)
 }
 
 // ErrUnavailable is what an Archive returns (wrapped or not) when the

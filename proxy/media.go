@@ -82,6 +82,9 @@ func (s *Server) serveSegment(actx context.Context, ctx *fasthttp.RequestCtx, st
 		return serveFile(ctx, f, size, ctypeSegment)
 	}
 	// No file, or removed by retention or rewritten: let the store answer.
+	if op, ok := openable(ctx, st); ok {
+		return s.serveOpened(actx, ctx, op, key, ctypeSegment)
+	}
 	b, err := st.Archive().ReadSegment(actx, start)
 	if err != nil {
 		return archiveError("read segment "+strconv.FormatInt(start, 10), err)

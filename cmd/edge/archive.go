@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -157,7 +158,10 @@ type remote struct {
 	stream string // the stream's name on the source (the first argument is ours)
 }
 
-var _ chain.CheckedRemote = remote{}
+var (
+	_ chain.CheckedRemote = remote{}
+	_ chain.StreamRemote  = remote{}
+)
 
 func loopErr(err error) error {
 	if errors.Is(err, m4f.ErrLoop) {
@@ -203,6 +207,16 @@ func (r remote) CheckedSegment(ctx context.Context, _ string, start int64, via, 
 		return nil, sdk.SegmentInfo{}, loopErr(err)
 	}
 	return data, sdk.SegmentInfo{Start: x.Start, Duration: x.Duration, Size: x.Size, InitHash: x.Init, Checksum: x.Checksum}, nil
+}
+
+// OpenSegment hands over the segment's body as it arrives; the client's
+// body checks its length and checksum as the bytes pass.
+func (r remote) OpenSegment(ctx context.Context, _ string, start int64, via, hops string) (io.ReadCloser, sdk.SegmentInfo, error) {
+	body, x, err := r.c.OpenSegment(ctx, r.stream, start, m4f.Chain{Via: via, Hops: hops})
+	if err != nil {
+		return nil, sdk.SegmentInfo{}, loopErr(err)
+	}
+	return body, sdk.SegmentInfo{Start: x.Start, Duration: x.Duration, Size: x.Size, InitHash: x.Init, Checksum: x.Checksum}, nil
 }
 
 func (r remote) Init(ctx context.Context, _ string, hash string, via, hops string) (media.Init, error) {
