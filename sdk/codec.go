@@ -218,10 +218,11 @@ func hasUnknown(m proto.Message, segs ...*pb.Segment) bool {
 // marshalWrite encodes a write request (the stream in field 1, each
 // segment as a message in field 2) with each segment's bytes as a buffer
 // of their own, pointing into the caller's Data, instead of copied into
-// one message buffer. Only the host sends these, in unary calls, which
-// return once the plugin has answered, so the caller's Data is not reused
-// before gRPC has written it. Each segment's other fields come before its
-// bytes (protobuf lets fields come in any order).
+// one message buffer. Only the host sends these, and it never changes a
+// segment's bytes once it has them (they are the garbage collector's, not
+// a reused buffer), so gRPC may go on writing them after a cancelled call
+// has returned. Each segment's other fields come before its bytes
+// (protobuf lets fields come in any order).
 func marshalWrite(stream string, segs []*pb.Segment) (mem.BufferSlice, error) {
 	var b []byte
 	if stream != "" {
