@@ -296,11 +296,10 @@ func (a *Archive) ReadSegment(ctx context.Context, start int64) ([]byte, error) 
 	return v.([]byte), nil
 }
 
-// fetchSegment asks the sources for a segment: the one that listed it first,
-// then the others in priority order. info is the segment's description when
-// known (needed to put it in the disk cache).
-func (a *Archive) fetchSegment(ctx context.Context, start int64) ([]byte, sdk.SegmentInfo, error) {
-	o, known := a.originOf(start)
+// sourceOrder is the order in which to ask the sources for a segment:
+// the one that listed it first (o, when known), then the others in
+// priority order.
+func (a *Archive) sourceOrder(o origin, known bool) []int {
 	order := make([]int, 0, len(a.cfg.Sources))
 	if known {
 		order = append(order, o.src)
@@ -310,8 +309,16 @@ func (a *Archive) fetchSegment(ctx context.Context, start int64) ([]byte, sdk.Se
 			order = append(order, i)
 		}
 	}
+	return order
+}
+
+// fetchSegment asks the sources for a segment: the one that listed it first,
+// then the others in priority order. info is the segment's description when
+// known (needed to put it in the disk cache).
+func (a *Archive) fetchSegment(ctx context.Context, start int64) ([]byte, sdk.SegmentInfo, error) {
+	o, known := a.originOf(start)
 	var failed error
-	for _, i := range order {
+	for _, i := range a.sourceOrder(o, known) {
 		via, hops, ok := a.route(ctx, i)
 		if !ok {
 			continue

@@ -402,17 +402,8 @@ var errSizeMismatch = errors.New("answer differs from the listing")
 // under (the listing's, else what the source sent) and the source's index.
 func (a *Archive) openUpstream(ctx context.Context, start int64) (io.ReadCloser, sdk.SegmentInfo, int, error) {
 	o, known := a.originOf(start)
-	order := make([]int, 0, len(a.cfg.Sources))
-	if known {
-		order = append(order, o.src)
-	}
-	for i := range a.cfg.Sources {
-		if !known || i != o.src {
-			order = append(order, i)
-		}
-	}
 	var failed error
-	for _, i := range order {
+	for _, i := range a.sourceOrder(o, known) {
 		via, hops, ok := a.route(ctx, i)
 		if !ok {
 			continue
