@@ -331,14 +331,9 @@ func (c *Client) Segment(ctx context.Context, stream string, start int64, chain 
 	fail := func(kind error, format string, args ...any) ([]byte, mm.SegmentInfo, error) {
 		return nil, mm.SegmentInfo{}, &callError{fmt.Sprintf("m4f: GET %.120s from %s: ", path, c.addr) + fmt.Sprintf(format, args...), []error{kind}}
 	}
-	info := mm.SegmentInfo{Start: start, Init: resp.Header.Get(mm.HeaderInit), Checksum: strings.ToLower(resp.Header.Get(mm.HeaderChecksum))}
-	if info.Checksum == "" {
-		return fail(ErrUnavailable, "answer has no %s header", mm.HeaderChecksum)
-	}
-	if d := resp.Header.Get(mm.HeaderDuration); d != "" {
-		if info.Duration, err = strconv.ParseInt(d, 10, 64); err != nil || info.Duration < 0 {
-			return fail(ErrUnavailable, "bad %s header %.24q", mm.HeaderDuration, d)
-		}
+	info, problem := segmentInfo(resp.Header, start)
+	if problem != "" {
+		return fail(ErrUnavailable, "%s", problem)
 	}
 	data, err := c.readCapped(ctx, path, resp, c.limits.MaxSegment, "segment")
 	if err != nil {
@@ -349,6 +344,23 @@ func (c *Client) Segment(ctx context.Context, stream string, start int64, chain 
 	}
 	info.Size = int64(len(data))
 	return data, info, nil
+}
+
+// segmentInfo is the description of the segment that starts at start given
+// by a segment answer's headers; a problem says why they give none.
+func segmentInfo(h http.Header, start int64) (info mm.SegmentInfo, problem string) {
+	info = mm.SegmentInfo{Start: start, Init: h.Get(mm.HeaderInit), Checksum: strings.ToLower(h.Get(mm.HeaderChecksum))}
+	if info.Checksum == "" {
+		return info, fmt.Sprintf("answer has no %s header", mm.HeaderChecksum)
+	}
+	if d := h.Get(mm.HeaderDuration); d != "" {
+		n, err := strconv.ParseInt(d, 10, 64)
+		if err != nil || n < 0 {
+			return info, fmt.Sprintf("bad %s header %.24q", mm.HeaderDuration, d)
+		}
+		info.Duration = n
+	}
+	return info, ""
 }
 
 // Init fetches the stream's init segment with that hash and checks the

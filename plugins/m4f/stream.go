@@ -6,8 +6,6 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
-	"strconv"
-	"strings"
 
 	mm "github.com/edgedvr/edge/media/m4f"
 )
@@ -97,14 +95,9 @@ func (c *Client) OpenSegment(ctx context.Context, stream string, start int64, ch
 		cancel()
 		return nil, mm.SegmentInfo{}, &callError{fmt.Sprintf("m4f: GET %.120s from %s: ", path, c.addr) + fmt.Sprintf(format, args...), []error{kind}}
 	}
-	info := mm.SegmentInfo{Start: start, Init: resp.Header.Get(mm.HeaderInit), Checksum: strings.ToLower(resp.Header.Get(mm.HeaderChecksum))}
-	if info.Checksum == "" {
-		return fail(ErrUnavailable, "answer has no %s header", mm.HeaderChecksum)
-	}
-	if d := resp.Header.Get(mm.HeaderDuration); d != "" {
-		if info.Duration, err = strconv.ParseInt(d, 10, 64); err != nil || info.Duration < 0 {
-			return fail(ErrUnavailable, "bad %s header %.24q", mm.HeaderDuration, d)
-		}
+	info, problem := segmentInfo(resp.Header, start)
+	if problem != "" {
+		return fail(ErrUnavailable, "%s", problem)
 	}
 	switch {
 	case resp.ContentLength < 0:
