@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/edgedvr/edge/internal/safe"
+	"github.com/edgedvr/edge/internal/warmbuf"
 	"github.com/edgedvr/edge/sdk"
 )
 
@@ -27,7 +28,12 @@ type StreamRemote interface {
 	OpenSegment(ctx context.Context, stream string, start int64, via, hops string) (io.ReadCloser, sdk.SegmentInfo, error)
 }
 
-// fillChunk is how much of a body a fill reads at a time.
+// warmFills holds the process's warm buffers for fills (see package
+// warmbuf): two, for segments of up to 32 MiB.
+var warmFills = warmbuf.New(2, 32<<20)
+
+// fillChunk is the size of the first buffer of a fill, which the first
+// bytes are read into before the segment's whole buffer exists.
 const fillChunk = 64 << 10
 
 // fill is one segment being fetched from a source and read, as it arrives,
@@ -319,12 +325,15 @@ func (a *Archive) runFill(ctx context.Context, key string, start int64, f *fill,
 	}
 	defer body.Close()
 	f.size = info.Size
-	// The first bytes go out before the segment's whole buffer exists:
-	// allocating it may clear and fault in every page of it (about 1 ms
-	// for 1.5 MB on the VMs measured), which is then done while they are
-	// on their way. Readers hold slices of the small array, never written
-	// again.
-	buf := make([]byte, 0, min(info.Size, fillChunk))
+	// The body is read into a warm buffer (its pages already faulted in)
+	// when one is ready. Otherwise the first bytes go out before the
+	// segment's whole buffer exists: allocating it and faulting in its
+	// pages is then done while they are on their way. Readers hold slices
+	// of the small array, never written again.
+	buf := warmFills.Get(int(info.Size))
+	if buf == nil {
+		buf = make([]byte, 0, min(info.Size, fillChunk))
+	}
 	f.buf = buf
 	close(f.ready)
 
@@ -345,7 +354,10 @@ func (a *Archive) runFill(ctx context.Context, key string, start int64, f *fill,
 			err = rerr
 			break
 		}
-		m, rerr := body.Read(buf[n:min(n+fillChunk, cap(buf))])
+		// A read takes all the socket holds, up to the rest of the
+		// segment: each read wakes the viewers, and a fill that fell
+		// behind (a busy CPU) catches up in one read, not in many.
+		m, rerr := body.Read(buf[n:min(int64(cap(buf)), info.Size)])
 		buf = buf[:n+m]
 		if m > 0 {
 			f.mu.Lock()

@@ -8,9 +8,11 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/edgedvr/edge/internal/warmbuf"
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/sdk"
 )
@@ -81,11 +83,41 @@ func (c *checkingBody) Close() error { return nil }
 // A fetched segment reaches the reader while its body is still arriving,
 // whole and checked at the end, and then goes to the disk cache.
 func TestOpenSegmentStreams(t *testing.T) {
+	for _, warm := range []bool{false, true} {
+		t.Run(fmt.Sprintf("warm=%v", warm), func(t *testing.T) { testOpenSegmentStreams(t, warm) })
+	}
+}
+
+// useWarmFills gives the test a pool of warm fill buffers of its own: with
+// warm, one buffer for segments of size is ready before the test goes on.
+// It returns the pool's hits so far.
+func useWarmFills(t *testing.T, warm bool, size int) func() int {
+	t.Helper()
+	old := warmFills
+	t.Cleanup(func() { warmFills = old })
+	warmFills = warmbuf.New(1, 32<<20)
+	if warm {
+		warmFills.Get(size)
+		deadline := time.Now().Add(10 * time.Second)
+		for warmFills.Warm() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("no warm buffer made")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	} else {
+		warmFills = warmbuf.New(0, 32<<20) // never holds one
+	}
+	return warmFills.Hits
+}
+
+func testOpenSegmentStreams(t *testing.T, warm bool) {
 	ctx := testCtx(t)
 	remote := &streamStore{fakeStore: newStore("r").add(0, 5, 0), pieces: make(chan struct{})}
 	disk := openDisk(t, cacheCfg())
 	arch := newArchive(t, Config{Self: "edge", Disk: disk, Sources: []Source{{Name: "r", Remote: remote}}})
 	want := payload("r", at(2))
+	hits := useWarmFills(t, warm, len(want))
 	done := make(chan struct{})
 	var r io.ReadCloser
 	var size int64
@@ -133,6 +165,9 @@ func TestOpenSegmentStreams(t *testing.T) {
 	disk.Wait()
 	if info, ok := disk.Get("cam", at(2)); !ok || info.Checksum != media.Checksum(want) {
 		t.Fatalf("disk cache: %+v %v", info, ok)
+	}
+	if h := hits(); h != map[bool]int{false: 0, true: 1}[warm] {
+		t.Fatalf("%d warm buffers used, want %v", h, warm)
 	}
 }
 
@@ -201,51 +236,54 @@ func TestOpenSegmentBadBody(t *testing.T) {
 		{"truncated", func(b []byte) []byte { return b[:len(b)-7] }},
 		{"one byte short", func(b []byte) []byte { return b[:len(b)-1] }},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := testCtx(t)
-			// The body fails after the viewer's answer has begun.
-			remote := &streamStore{fakeStore: newStore("r").add(0, 5, 0), bad: tc.bad, pieces: make(chan struct{})}
-			disk := openDisk(t, cacheCfg())
-			arch := newArchive(t, Config{Self: "edge", Disk: disk, Sources: []Source{{Name: "r", Remote: remote}}})
-			want := payload("r", at(1))
-			r, size, err := arch.OpenSegment(ctx, at(1))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if size != int64(len(want)) {
-				t.Fatalf("size %d, want the declared %d", size, len(want))
-			}
-			go func() {
-				for {
-					select {
-					case remote.pieces <- struct{}{}:
-					case <-ctx.Done():
-						return
-					}
+		for _, warm := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/warm=%v", tc.name, warm), func(t *testing.T) {
+				ctx := testCtx(t)
+				useWarmFills(t, warm, len(payload("r", at(1))))
+				// The body fails after the viewer's answer has begun.
+				remote := &streamStore{fakeStore: newStore("r").add(0, 5, 0), bad: tc.bad, pieces: make(chan struct{})}
+				disk := openDisk(t, cacheCfg())
+				arch := newArchive(t, Config{Self: "edge", Disk: disk, Sources: []Source{{Name: "r", Remote: remote}}})
+				want := payload("r", at(1))
+				r, size, err := arch.OpenSegment(ctx, at(1))
+				if err != nil {
+					t.Fatal(err)
 				}
-			}()
-			var got bytes.Buffer
-			n, err := io.Copy(&got, r)
-			if err == nil || n >= size {
-				t.Fatalf("reader gave %d of %d bytes, err %v: a bad body read as whole", n, size, err)
-			}
-			if !errors.Is(err, ErrUnavailable) {
-				t.Fatalf("err %v, want unavailable", err)
-			}
-			disk.Wait()
-			if _, ok := disk.Get("cam", at(1)); ok {
-				t.Fatal("a bad body went to the disk cache")
-			}
-			if _, _, ok := disk.Pending("cam", at(1)); ok {
-				t.Fatal("a bad body is pending on disk")
-			}
-			if v := testutil.ToFloat64(arch.m.aborts.WithLabelValues("r")); v != 1 {
-				t.Fatalf("aborts %v, want 1", v)
-			}
-			if _, err := arch.ReadSegment(ctx, at(1)); err == nil {
-				t.Fatal("ReadSegment right after a bad body succeeded (it should be remembered as failed)")
-			}
-		})
+				if size != int64(len(want)) {
+					t.Fatalf("size %d, want the declared %d", size, len(want))
+				}
+				go func() {
+					for {
+						select {
+						case remote.pieces <- struct{}{}:
+						case <-ctx.Done():
+							return
+						}
+					}
+				}()
+				var got bytes.Buffer
+				n, err := io.Copy(&got, r)
+				if err == nil || n >= size {
+					t.Fatalf("reader gave %d of %d bytes, err %v: a bad body read as whole", n, size, err)
+				}
+				if !errors.Is(err, ErrUnavailable) {
+					t.Fatalf("err %v, want unavailable", err)
+				}
+				disk.Wait()
+				if _, ok := disk.Get("cam", at(1)); ok {
+					t.Fatal("a bad body went to the disk cache")
+				}
+				if _, _, ok := disk.Pending("cam", at(1)); ok {
+					t.Fatal("a bad body is pending on disk")
+				}
+				if v := testutil.ToFloat64(arch.m.aborts.WithLabelValues("r")); v != 1 {
+					t.Fatalf("aborts %v, want 1", v)
+				}
+				if _, err := arch.ReadSegment(ctx, at(1)); err == nil {
+					t.Fatal("ReadSegment right after a bad body succeeded (it should be remembered as failed)")
+				}
+			})
+		}
 	}
 }
 
@@ -256,6 +294,7 @@ func TestOpenSegmentLarge(t *testing.T) {
 	ctx := testCtx(t)
 	store := newStore("r")
 	big := make([]byte, 3*fillChunk+17)
+	useWarmFills(t, false, 0)
 	for i := range big {
 		big[i] = byte(i*7 + i>>9)
 	}

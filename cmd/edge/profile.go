@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"time"
@@ -20,8 +21,24 @@ import (
 //   - EDGE_HEAPPROFILE=DIR:SECONDS: a heap profile (in use after a GC) taken
 //     SECONDS after start, in DIR/<command>-<pid>.heap, with the runtime's
 //     memory classes and GC figures (runtime/metrics) at that moment in
-//     DIR/<command>-<pid>.metrics.
+//     DIR/<command>-<pid>.metrics;
+//   - EDGE_TRACE=DIR:SECONDS: an execution trace (runtime/trace: where
+//     goroutines waited, for latency) of the first SECONDS after start, in
+//     DIR/<command>-<pid>.trace, read with `go tool trace`.
 func startProfile(cmd string) {
+	if dir, n, ok := profileEnv("EDGE_TRACE"); ok {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.trace", cmd, os.Getpid())))
+		if err == nil {
+			if err := trace.Start(f); err != nil {
+				f.Close()
+			} else {
+				time.AfterFunc(n, func() {
+					trace.Stop()
+					f.Close()
+				})
+			}
+		}
+	}
 	if dir, n, ok := profileEnv("EDGE_CPUPROFILE"); ok {
 		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.prof", cmd, os.Getpid())))
 		if err == nil {
