@@ -210,6 +210,15 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.log.Debug("fasthttp", "msg", format, "args", args)
 }
 
+// The CORS headers of every answer, as bytes in canonical form: set with
+// SetCanonical, they are not normalised again on each request.
+var (
+	headerAllowOrigin   = []byte("Access-Control-Allow-Origin")
+	allowOriginAny      = []byte("*")
+	headerExposeHeaders = []byte("Access-Control-Expose-Headers")
+	exposedHeaders      = []byte("Content-Length, Content-Range, Content-Disposition, X-Edge-Export-Truncated")
+)
+
 // handle is the one fasthttp handler: it routes, runs the handler, and
 // turns its error into an answer.
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
@@ -223,8 +232,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	began := time.Now()
 	h := &ctx.Response.Header
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Content-Disposition, X-Edge-Export-Truncated")
+	h.SetCanonical(headerAllowOrigin, allowOriginAny)
+	h.SetCanonical(headerExposeHeaders, exposedHeaders)
 	var req request
 	err := s.dispatch(ctx, &req)
 	rt := req.route
