@@ -325,7 +325,7 @@ func (s *Server) serveM4FSegment(actx context.Context, ctx *fasthttp.RequestCtx,
 	if m := s.cfg.Memory; m != nil {
 		b, _ = m.Get(key)
 	}
-	if op, ok := openable(ctx, st); ok && b == nil && info.Checksum != "" {
+	if op, ok := openable(st); ok && b == nil && info.Checksum != "" {
 		// Handed on as it arrives, checked against the listing's checksum
 		// (sent in the header before the bytes).
 		setInfo(info.Duration, info.InitHash, info.Checksum)

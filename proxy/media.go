@@ -82,7 +82,7 @@ func (s *Server) serveSegment(actx context.Context, ctx *fasthttp.RequestCtx, st
 		return serveFile(ctx, f, size, ctypeSegment)
 	}
 	// No file, or removed by retention or rewritten: let the store answer.
-	if op, ok := openable(ctx, st); ok {
+	if op, ok := openable(st); ok {
 		return s.serveOpened(actx, ctx, op, key, ctypeSegment)
 	}
 	b, err := st.Archive().ReadSegment(actx, start)

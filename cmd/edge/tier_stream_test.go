@@ -90,7 +90,62 @@ func TestTierStreamedMiss(t *testing.T) {
 	origin, cacheTier, edge, from, dirs := tsNodes(t)
 	segs, init := tsArchive(t, origin, from+1, 8)
 	t.Run("bytes", func(t *testing.T) { tsMissBytes(t, origin, cacheTier, edge, init, segs[1:4], dirs) })
+	// Before the corrupt one: a bad body marks the source down for a while.
+	t.Run("range and head", func(t *testing.T) { tsMissRange(t, origin, edge, segs) })
 	t.Run("corrupt", func(t *testing.T) { tsMissCorrupt(t, origin, cacheTier, edge, segs[5], dirs) })
+}
+
+// A Range and a HEAD of cold segments on the edge are answered from the
+// fetch handed on through the tiers: the range is the origin's very bytes
+// of it, and the HEAD gives the origin's length without a body.
+func tsMissRange(t *testing.T, origin, edge string, segs []chSeg) {
+	if len(segs) < 8 {
+		t.Fatalf("%d segments in the window, want 8", len(segs))
+	}
+	before := testkit.Metric(t, origin, "edge_m4f_requests_total", "endpoint=segment")
+	get := func(method, url, rng string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, nil)
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+		return resp, b
+	}
+	for i, rng := range []string{"bytes=1000-70000", "bytes=0-", "bytes=-500"} {
+		uri := fmt.Sprintf("/cam/s-%d.m4s", segs[[]int{4, 6, 0}[i]].start)
+		_, whole := testkit.Get(t, origin+uri)
+		resp, got := get("GET", edge+uri, rng)
+		oresp, want := get("GET", origin+uri, rng)
+		if resp.StatusCode != 206 || oresp.StatusCode != 206 {
+			t.Fatalf("%s %s: status %d (origin %d), want 206", uri, rng, resp.StatusCode, oresp.StatusCode)
+		}
+		if cr, ocr := resp.Header.Get("Content-Range"), oresp.Header.Get("Content-Range"); cr != ocr {
+			t.Fatalf("%s %s: Content-Range %q, origin's %q", uri, rng, cr, ocr)
+		}
+		if !bytes.Equal(got, want) || len(got) == 0 || len(got) > len(whole) {
+			t.Fatalf("%s %s: %d bytes, not the origin's %d of the range", uri, rng, len(got), len(want))
+		}
+	}
+	uri := fmt.Sprintf("/cam/s-%d.m4s", segs[7].start)
+	_, whole := testkit.Get(t, origin+uri)
+	resp, body := get("HEAD", edge+uri, "")
+	if resp.StatusCode != 200 || resp.ContentLength != int64(len(whole)) || len(body) != 0 {
+		t.Fatalf("HEAD %s: status %d, length %d, %d body bytes; want 200, %d, none", uri, resp.StatusCode, resp.ContentLength, len(body), len(whole))
+	}
+	// Each was a cold miss through the tiers: one fetch from the origin
+	// each (the HEAD's fetch goes on into the caches).
+	testkit.Eventually(t, 10*time.Second, "the origin to serve 4 fetches", func() bool {
+		return testkit.Metric(t, origin, "edge_m4f_requests_total", "endpoint=segment")-before == 4
+	})
 }
 
 func tsMissBytes(t *testing.T, origin, cacheTier, edge, init string, segs []chSeg, dirs [3]string) {
