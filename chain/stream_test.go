@@ -80,6 +80,19 @@ func (c *checkingBody) Read(p []byte) (int, error) {
 
 func (c *checkingBody) Close() error { return nil }
 
+// flow lets the bodies of s pass freely until ctx ends.
+func (s *streamStore) flow(ctx context.Context) {
+	go func() {
+		for {
+			select {
+			case s.pieces <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
 // A fetched segment reaches the reader while its body is still arriving,
 // whole and checked at the end, and then goes to the disk cache.
 func TestOpenSegmentStreams(t *testing.T) {
@@ -142,15 +155,7 @@ func testOpenSegmentStreams(t *testing.T, warm bool) {
 	if _, ok := disk.Get("cam", at(2)); ok {
 		t.Fatal("disk cache has the segment before its body ended")
 	}
-	go func() {
-		for {
-			select {
-			case remote.pieces <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	remote.flow(ctx)
 	rest, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatal(err)
@@ -252,15 +257,7 @@ func TestOpenSegmentBadBody(t *testing.T) {
 				if size != int64(len(want)) {
 					t.Fatalf("size %d, want the declared %d", size, len(want))
 				}
-				go func() {
-					for {
-						select {
-						case remote.pieces <- struct{}{}:
-						case <-ctx.Done():
-							return
-						}
-					}
-				}()
+				remote.flow(ctx)
 				var got bytes.Buffer
 				n, err := io.Copy(&got, r)
 				if err == nil || n >= size {
@@ -314,15 +311,7 @@ func TestOpenSegmentLarge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for {
-			select {
-			case remote.pieces <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	remote.flow(ctx)
 	for i, r := range []io.Reader{first, second} {
 		b, err := io.ReadAll(r)
 		if err != nil || !bytes.Equal(b, big) {

@@ -103,28 +103,11 @@ func tsMissRange(t *testing.T, origin, edge string, segs []chSeg) {
 		t.Fatalf("%d segments in the window, want 8", len(segs))
 	}
 	before := testkit.Metric(t, origin, "edge_m4f_requests_total", "endpoint=segment")
-	get := func(method, url, rng string) (*http.Response, []byte) {
-		t.Helper()
-		req, _ := http.NewRequest(method, url, nil)
-		if rng != "" {
-			req.Header.Set("Range", rng)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, url, err)
-		}
-		return resp, b
-	}
 	for i, rng := range []string{"bytes=1000-70000", "bytes=0-", "bytes=-500"} {
 		uri := fmt.Sprintf("/cam/s-%d.m4s", segs[[]int{4, 6, 0}[i]].start)
 		_, whole := testkit.Get(t, origin+uri)
-		resp, got := get("GET", edge+uri, rng)
-		oresp, want := get("GET", origin+uri, rng)
+		resp, got := testkit.Do(t, "GET", edge+uri, "Range", rng)
+		oresp, want := testkit.Do(t, "GET", origin+uri, "Range", rng)
 		if resp.StatusCode != 206 || oresp.StatusCode != 206 {
 			t.Fatalf("%s %s: status %d (origin %d), want 206", uri, rng, resp.StatusCode, oresp.StatusCode)
 		}
@@ -137,7 +120,7 @@ func tsMissRange(t *testing.T, origin, edge string, segs []chSeg) {
 	}
 	uri := fmt.Sprintf("/cam/s-%d.m4s", segs[7].start)
 	_, whole := testkit.Get(t, origin+uri)
-	resp, body := get("HEAD", edge+uri, "")
+	resp, body := testkit.Do(t, "HEAD", edge+uri)
 	if resp.StatusCode != 200 || resp.ContentLength != int64(len(whole)) || len(body) != 0 {
 		t.Fatalf("HEAD %s: status %d, length %d, %d body bytes; want 200, %d, none", uri, resp.StatusCode, resp.ContentLength, len(body), len(whole))
 	}

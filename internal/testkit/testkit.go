@@ -252,17 +252,32 @@ func StartNodeEnv(t testing.TB, topology, name, listen string, env map[string]st
 // Get fetches a URL and returns status and body.
 func Get(t testing.TB, url string) (int, []byte) {
 	t.Helper()
-	c := http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(url)
+	resp, body := Do(t, "GET", url)
+	return resp.StatusCode, body
+}
+
+// Do sends a request with the given header name/value pairs and returns
+// the answer (its body already read and closed) and its body.
+func Do(t testing.TB, method, url string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	c := http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
-	return resp.StatusCode, body
+	return resp, body
 }
 
 // JSON fetches a URL and decodes its JSON body into v; it returns false on
