@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -26,32 +27,8 @@ import (
 //     goroutines waited, for latency) of the first SECONDS after start, in
 //     DIR/<command>-<pid>.trace, read with `go tool trace`.
 func startProfile(cmd string) {
-	if dir, n, ok := profileEnv("EDGE_TRACE"); ok {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.trace", cmd, os.Getpid())))
-		if err == nil {
-			if err := trace.Start(f); err != nil {
-				f.Close()
-			} else {
-				time.AfterFunc(n, func() {
-					trace.Stop()
-					f.Close()
-				})
-			}
-		}
-	}
-	if dir, n, ok := profileEnv("EDGE_CPUPROFILE"); ok {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.prof", cmd, os.Getpid())))
-		if err == nil {
-			if err := pprof.StartCPUProfile(f); err != nil {
-				f.Close()
-			} else {
-				time.AfterFunc(n, func() {
-					pprof.StopCPUProfile()
-					f.Close()
-				})
-			}
-		}
-	}
+	recordFirst("EDGE_TRACE", cmd, "trace", trace.Start, trace.Stop)
+	recordFirst("EDGE_CPUPROFILE", cmd, "prof", pprof.StartCPUProfile, pprof.StopCPUProfile)
 	if dir, n, ok := profileEnv("EDGE_HEAPPROFILE"); ok {
 		path := filepath.Join(dir, fmt.Sprintf("%s-%d.heap", cmd, os.Getpid()))
 		time.AfterFunc(n, func() {
@@ -65,6 +42,28 @@ func startProfile(cmd string) {
 			_ = pprof.Lookup("heap").WriteTo(f, 0)
 		})
 	}
+}
+
+// recordFirst runs a recorder (a CPU profile, an execution trace) into
+// DIR/<cmd>-<pid>.EXT for the first SECONDS after start, when the variable
+// env is set to DIR:SECONDS.
+func recordFirst(env, cmd, ext string, start func(io.Writer) error, stop func()) {
+	dir, n, ok := profileEnv(env)
+	if !ok {
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.%s", cmd, os.Getpid(), ext)))
+	if err != nil {
+		return
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return
+	}
+	time.AfterFunc(n, func() {
+		stop()
+		f.Close()
+	})
 }
 
 // writeMetrics writes every scalar runtime/metrics sample of the process
