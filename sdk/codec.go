@@ -25,6 +25,9 @@ import (
 //   - a write request (WriteSegmentRequest, WriteSegmentsRequest) is
 //     encoded with each segment's bytes as a buffer of their own, not
 //     copied into the message (marshalWrite);
+//   - so is an ingest plugin's Event that carries a segment (sendEvent,
+//     marshalEvent), and the plugin's emit returns once gRPC has let go
+//     of the bytes;
 //   - a message that carries segment bytes (Event, ReadSegmentResponse,
 //     WriteSegmentRequest, WriteSegmentsRequest) is decoded with its bytes
 //     fields aliasing the one buffer the message arrived in, instead of
@@ -70,6 +73,12 @@ func (codec) Marshal(v any) (mem.BufferSlice, error) {
 			break
 		}
 		return marshalWrite(m.GetStream(), m.GetSegments())
+	case *sendEvent:
+		out, ok, err := marshalEvent(m)
+		if err != nil || ok {
+			return out, err
+		}
+		v = m.ev // copied into one buffer as any other message
 	}
 	m, ok := v.(vtMessage)
 	if !ok {

@@ -142,7 +142,7 @@ func (s *ingestServer) Capture(stream pb.Ingest_CaptureServer) error {
 			misuse = fmt.Errorf("capture %s: %w", req.Stream, err)
 			return misuse
 		}
-		if err := stream.Send(ev); err != nil {
+		if err := send(stream, ev); err != nil {
 			hostGone = fmt.Errorf("capture %s: host gone: %w", req.Stream, err)
 			return hostGone
 		}
@@ -164,6 +164,51 @@ func (s *ingestServer) Capture(stream pb.Ingest_CaptureServer) error {
 		return nil
 	}
 	return toStatus(err)
+}
+
+// send sends ev and returns once gRPC no longer references its bytes, so
+// that the plugin may reuse them as soon as emit returns
+// (SegmenterConfig.ReuseData). A large segment is not copied into the
+// message (marshalEvent): the transport writes it from the plugin's
+// memory after SendMsg has returned, and send waits for the release of
+// that buffer, or for the end of the stream.
+//
+// gRPC frees the buffer on every path that ends its use (grpc-go 1.85:
+// SendMsg frees its reference when it returns, on errors too; the
+// transport's reference is freed when the message's last byte is copied
+// into the connection's write buffer, or when the stream is cleaned up
+// with the message queued or half-written). The one path where it is not
+// freed is a connection torn down while the message sits in its stream's
+// queue (the loopy writer exits without emptying the queues of its
+// streams); the stream's context ends then. Returning on that end and
+// letting the plugin overwrite the bytes is safe, because the context of
+// a server stream ends only after nothing more of the stream can reach
+// the host: the connection is closed first (http2Server.Close closes the
+// socket before it cancels the streams), or the host reset the stream
+// (it discards whatever the transport still writes of it), or the
+// handler returned (emit is not called after Capture returns). A
+// deadline would end it too, but the host sets none on Capture.
+func send(stream pb.Ingest_CaptureServer, ev *pb.Event) error {
+	out := newSendEvent(ev)
+	err := stream.SendMsg(out)
+	if !out.aliased {
+		return err
+	}
+	ctx := stream.Context()
+	select {
+	case <-out.released:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case <-out.released: // both: the message was written out
+		return err
+	default:
+	}
+	if err == nil {
+		err = context.Cause(ctx)
+	}
+	return err
 }
 
 var errBadEvent = errors.New("event must carry at most one of Init and Segment")

@@ -13,7 +13,7 @@ import (
 // a minor release adds optional interfaces and helpers, and plugins built
 // against an older minor release keep working with a newer host. Only a
 // new ProtocolVersion breaks them.
-const Version = "1.4.0"
+const Version = "1.5.0"
 
 // ProtocolVersion is the plugin protocol version. A host and a plugin with
 // different versions refuse each other at the handshake.
@@ -71,7 +71,11 @@ type Ingest interface {
 	// (return the error). An Init is always emitted before the first Segment
 	// that refers to it. A source that merely goes quiet is not an error: the
 	// host decides on timeouts. emit returns an error when the host has gone;
-	// Capture must then return.
+	// Capture must then return. emit keeps nothing of the event once it
+	// returns: the plugin may reuse or overwrite the bytes of its Init and
+	// Segment at once (media.SegmenterConfig.ReuseData). A large segment
+	// is not copied on its way: emit returns once it is written out to
+	// the host (or the host has gone).
 	Capture(ctx context.Context, req CaptureRequest, emit func(Event) error) error
 }
 

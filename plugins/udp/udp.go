@@ -117,8 +117,11 @@ func newSink(log *slog.Logger, c *counters, program int, target time.Duration, e
 	s.seg = media.NewSegmenter(media.SegmenterConfig{
 		TargetDuration: target,
 		Program:        program,
-		ReuseData:      true,
-		Logger:         log,
+		// emit keeps nothing of a segment once it returns (sdk.Ingest):
+		// the segmenter writes the next one into the same buffer, and
+		// the SDK sends a segment to the host from it without a copy.
+		ReuseData: true,
+		Logger:    log,
 		OnInit: func(init media.Init) {
 			if s.err != nil {
 				return
