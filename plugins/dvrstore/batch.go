@@ -19,26 +19,35 @@ import (
 // steps as one WriteSegment, each step over all its segments before the
 // next begins:
 //
-//  1. every segment is written to a temp file in .tmp, and the kernel is
-//     asked to start writing it back (sync_file_range on Linux);
-//  2. the temp files are flushed: on Linux by one syncfs of the archive's
+//  1. every segment is written to a file without a name (O_TMPFILE) on
+//     the archive's filesystem; where that does not exist (not Linux, a
+//     filesystem without it, or no way to link it: see tmpfile_linux.go),
+//     to a named temp file in .tmp whose writeback is started at once
+//     (sync_file_range);
+//  2. the files are flushed: on Linux by one syncfs of the archive's
 //     filesystem for the whole batch (bench/replicate.sh: 16.9 s before,
 //     with an fdatasync of each file, 14.1 s after), elsewhere by an fsync
 //     of each;
 //  3. under the write lock, each segment is checked (no overlap with a
 //     stored segment, one being stored, or another of the batch; not
 //     before the retention depth) and reserved;
-//  4. every temp file is renamed into its hour directory, then each hour
-//     directory that gained a file is fsynced once;
+//  4. every file gets its final name in its hour directory (linkat of the
+//     nameless file, or rename of the named one), then the names are
+//     flushed: after linkat by one more syncfs (it also makes durable the
+//     file's new link count, which an fsync of the directory alone does
+//     not on a filesystem without a journal), after rename by an fsync of
+//     each hour directory that gained a file;
 //  5. under the write lock, each hour's index gets the lines of its new
 //     segments in one write and is fsynced once, and memory is updated.
 //
 // So a segment's bytes are on disk before its name is, and its name before
 // its index line: after a kill or a power cut at any point, a segment is
-// wholly visible or not at all, exactly as with WriteSegment (a renamed
-// file whose index line was lost is added back by the reconciliation at
-// open, or stays invisible and is overwritten when copied again). Every
-// segment the call reports stored is durable, index line included.
+// wholly visible or not at all, exactly as with WriteSegment. After a kill
+// in step 1 or 2 nothing is left at all (a nameless file is freed with its
+// last descriptor); a file named in step 4 whose index line was lost is
+// added back by the reconciliation at open, or stays invisible and is
+// replaced when copied again. Every segment the call reports stored is
+// durable, index line included.
 
 // maxBatchFiles bounds the temp files a batch holds open at once; a larger
 // batch is stored in several rounds.
@@ -71,8 +80,9 @@ func (s *Store) WriteSegments(ctx context.Context, stream string, segs []media.S
 type batchItem struct {
 	i    int // index in the batch
 	e    segEntry
-	f    *os.File // open temp file, until synced
-	tmp  string   // temp file path, until renamed
+	fd   int      // open nameless file (O_TMPFILE), until named; else -1
+	f    *os.File // open named temp file, until synced
+	tmp  string   // named temp file path, until renamed
 	path string   // final path, once reserved
 }
 
@@ -101,6 +111,9 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 	items := make([]*batchItem, 0, len(segs))
 	defer func() {
 		for _, it := range items {
+			if it.fd >= 0 {
+				closeFD(it.fd)
+			}
 			if it.f != nil {
 				it.f.Close()
 			}
@@ -110,14 +123,32 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 		}
 	}()
 
-	// 1. Temp files, writeback started.
+	// 1. Files written: nameless where the filesystem allows.
+	how := tmpFileLink(st.tmpDir)
 	for i, seg := range segs {
-		it := &batchItem{i: i}
+		it := &batchItem{i: i, fd: -1}
 		if err := checkSegment(seg); err != nil {
 			fail(it, err)
 			continue
 		}
 		it.e = segEntry{start: seg.Start, dur: seg.Duration, size: int64(len(seg.Data)), hash: seg.InitHash, sum: crc32.Checksum(seg.Data, castagnoli)}
+		if how != linkNone {
+			fd, err := openTmpFile(st.tmpDir)
+			if err != nil && tmpFileUnsupported(err) && len(items) == 0 {
+				how = linkNone // this filesystem has none: named temp files
+			} else {
+				if err != nil {
+					fail(it, fmt.Errorf("create temp file: %w", err))
+					continue
+				}
+				it.fd = fd
+				items = append(items, it)
+				if err := writeFD(fd, seg.Data); err != nil {
+					fail(it, fmt.Errorf("write temp file: %w", err))
+				}
+				continue
+			}
+		}
 		f, err := os.CreateTemp(st.tmpDir, "w-*")
 		if err != nil {
 			fail(it, fmt.Errorf("create temp file: %w", err))
@@ -140,7 +171,11 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 	if !st.noSync && len(items) > 1 {
 		for _, it := range items {
 			if res[it.i].Err == nil {
-				batchSynced, batchErr = syncFS(it.f)
+				if it.fd >= 0 {
+					batchSynced, batchErr = true, syncFSFD(it.fd)
+				} else {
+					batchSynced, batchErr = syncFS(it.f)
+				}
 				break
 			}
 		}
@@ -150,13 +185,20 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 			continue
 		}
 		err := batchErr
-		if !st.noSync && !batchSynced {
-			err = syncData(it.f)
+		if it.fd >= 0 {
+			// Kept open until it is named.
+			if err == nil && !st.noSync && !batchSynced {
+				err = syncDataFD(it.fd)
+			}
+		} else {
+			if !st.noSync && !batchSynced {
+				err = syncData(it.f)
+			}
+			if cerr := it.f.Close(); err == nil {
+				err = cerr
+			}
+			it.f = nil
 		}
-		if cerr := it.f.Close(); err == nil {
-			err = cerr
-		}
-		it.f = nil
 		if err != nil {
 			fail(it, fmt.Errorf("write temp file: %w", err))
 		}
@@ -202,21 +244,40 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 	// 4. Names on disk.
 	dirs := map[string]bool{}
 	placed := make([]*batchItem, 0, len(reserved))
+	linked := -1 // a descriptor of a linked file, for the flush
 	for _, it := range reserved {
-		if err := renameFile(it.tmp, it.path); err != nil {
-			fail(it, fmt.Errorf("write %s: %w", it.path, err))
-			continue
+		if it.fd >= 0 {
+			if err := linkTmpFile(it.fd, it.path, how); err != nil {
+				fail(it, fmt.Errorf("write %s: %w", it.path, err))
+				continue
+			}
+			linked = it.fd
+		} else {
+			if err := renameFile(it.tmp, it.path); err != nil {
+				fail(it, fmt.Errorf("write %s: %w", it.path, err))
+				continue
+			}
+			it.tmp = ""
+			dirs[filepath.Dir(it.path)] = true
 		}
-		it.tmp = ""
-		dirs[filepath.Dir(it.path)] = true
 		placed = append(placed, it)
 	}
 	var dirErr error
 	if !st.noSync {
+		if linked >= 0 {
+			// The new names, and the link counts of the files they name.
+			dirErr = syncFSFD(linked)
+		}
 		for dir := range dirs {
 			if err := syncDir(dir); err != nil {
 				dirErr = err
 			}
+		}
+	}
+	for _, it := range placed {
+		if it.fd >= 0 {
+			closeFD(it.fd)
+			it.fd = -1
 		}
 	}
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,6 +26,9 @@ const (
 	// crashBatchEnv makes the filling writer store batches of up to 20
 	// segments with WriteSegments.
 	crashBatchEnv = "DVRSTORE_CRASH_BATCH"
+	// crashNamedEnv makes the batches use named temp files (the path
+	// where O_TMPFILE is missing) instead of nameless ones.
+	crashNamedEnv = "DVRSTORE_CRASH_NAMED"
 )
 
 func TestMain(m *testing.M) {
@@ -66,6 +70,7 @@ func crashWriter(root string) {
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	out := bufio.NewWriter(os.Stdout)
 	batch := os.Getenv(crashBatchEnv) != ""
+	noTmpFile = os.Getenv(crashNamedEnv) != ""
 	var pending []media.Segment
 	for first := true; ; first = false {
 		dur := 1000 + r.Int64N(5000)
@@ -127,8 +132,22 @@ func TestCrashSafetyFillingHoles(t *testing.T) { crashRounds(t, true, false) }
 // may span hours that are not reconciled at open, so a file renamed into
 // such an hour whose index line was not yet written may stay on disk
 // unlisted (it is overwritten when copied again); it must never be listed
-// torn.
-func TestCrashSafetyBatches(t *testing.T) { crashRounds(t, true, true) }
+// torn. On Linux the batches write nameless files (O_TMPFILE) and link
+// them into place.
+func TestCrashSafetyBatches(t *testing.T) {
+	if runtime.GOOS == "linux" && tmpFileLink(t.TempDir()) == linkNone {
+		t.Fatal("no O_TMPFILE link on this Linux filesystem: the batch path under test would not run")
+	}
+	crashRounds(t, true, true)
+}
+
+// TestCrashSafetyBatchesNamedTemp is TestCrashSafetyBatches for batches
+// written to named temp files and renamed into place (where O_TMPFILE is
+// missing).
+func TestCrashSafetyBatchesNamedTemp(t *testing.T) {
+	t.Setenv(crashNamedEnv, "1")
+	crashRounds(t, true, true)
+}
 
 func crashRounds(t *testing.T, fill, batch bool) {
 	root := t.TempDir()
