@@ -57,37 +57,6 @@ func (s *Segmenter) newSeg(start90 int64) *segBuilder {
 	return g
 }
 
-// reserve makes room in g's buffer for n more bytes of video at t90
-// (UTC, 90 kHz). When the buffer is full it grows to the size the segment
-// is heading for, its video bytes so far scaled to the target duration,
-// rather than by append's steps of a quarter for large slices, each of
-// which copies the segment again and leaves the old buffer as garbage: a
-// stream's first segment, sized to nothing, grew some twenty times, and
-// those copies were most of what the udp plugin allocated. Before an
-// eighth of the target has passed it doubles; past the target (a segment
-// waiting for its keyframe) it grows by a quarter, as does the small
-// buffer that a segment starts in while the one before it waits for its
-// audio (recycle moves it into that one's buffer).
-func (s *Segmenter) reserve(g *segBuilder, t90 int64, n int) {
-	if cap(g.vdata)-len(g.vdata) >= n {
-		return
-	}
-	need := len(g.vdata) + n
-	want := need + need/4
-	if elapsed := t90 - g.start90; g != s.open || s.closing == nil {
-		switch {
-		case elapsed < s.target90/8:
-			want = 2 * need
-		case elapsed < s.target90:
-			projected := int64(g.videoBytes()) * s.target90 / elapsed
-			want = max(want, g.gap+int(min(projected+projected/16, maxSegBytes)))
-		}
-	}
-	b := make([]byte, len(g.vdata), want)
-	copy(b, g.vdata)
-	g.vdata = b
-}
-
 // videoBytes is how many bytes of video samples g holds.
 func (g *segBuilder) videoBytes() int { return len(g.vdata) - g.gap }
 

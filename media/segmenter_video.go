@@ -104,7 +104,6 @@ func (s *Segmenter) onVideo(pts, dts int64, data []byte) {
 			flags = mp4.SyncSampleFlags
 		}
 		g.vs = append(g.vs, mp4.Sample{Flags: flags, Dur: uint32(s.lastVDur), Size: uint32(s.au.size), CompositionTimeOffset: int32(cto)})
-		s.reserve(g, t, s.au.size)
 		g.vdata = appendAVCC(g.vdata, s.vcodec, data, s.nals)
 		g.lastVT = t
 		s.stats.Frames++
