@@ -3,7 +3,9 @@ package sdk
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 
@@ -288,5 +290,33 @@ func BenchmarkCodecMarshalWrite(b *testing.B) {
 				bs.Free()
 			}
 		})
+	}
+}
+
+// marshalWrite and marshalEvent list the fields of Segment, Event,
+// WriteSegmentRequest and WriteSegmentsRequest by hand (to put a
+// segment's bytes in a buffer of their own): a field added to one of them
+// must be added there too, or it would be dropped on the wire. This fails
+// until the field lists below, and the encoders, are updated.
+func TestAliasingEncodersKnowEveryField(t *testing.T) {
+	for _, tc := range []struct {
+		m    proto.Message
+		want string
+	}{
+		{&pb.Segment{}, "1:start 2:duration 3:init_hash 4:data 5:seq 6:disc_seq"},
+		{&pb.Event{}, "1:init 2:segment 3:stats"},
+		{&pb.WriteSegmentRequest{}, "1:stream 2:segment"},
+		{&pb.WriteSegmentsRequest{}, "1:stream 2:segments"},
+	} {
+		fs := tc.m.ProtoReflect().Descriptor().Fields()
+		var got []string
+		for i := range fs.Len() {
+			f := fs.Get(i)
+			got = append(got, fmt.Sprintf("%d:%s", f.Number(), f.Name()))
+		}
+		if g := strings.Join(got, " "); g != tc.want {
+			t.Errorf("%T has fields %q; the aliasing encoders (codec.go marshalWrite, codec_event.go marshalEvent) know %q",
+				tc.m, g, tc.want)
+		}
 	}
 }
