@@ -78,12 +78,12 @@ func (s *Store) WriteSegments(ctx context.Context, stream string, segs []media.S
 
 // batchItem is one segment of a batch on its way to the archive.
 type batchItem struct {
-	i    int // index in the batch
-	e    segEntry
-	fd   int      // open nameless file (O_TMPFILE), until named; else -1
-	f    *os.File // open named temp file, until synced
-	tmp  string   // named temp file path, until renamed
-	path string   // final path, once reserved
+	i        int // index in the batch
+	e        segEntry
+	f        *os.File // open temp file: a nameless one until named, a named one until synced
+	nameless bool     // f has no name (O_TMPFILE): linked into place, not renamed
+	tmp      string   // named temp file path, until renamed
+	path     string   // final path, once reserved
 }
 
 // checkSegment refuses what WriteSegment refuses before touching the disk.
@@ -111,9 +111,6 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 	items := make([]*batchItem, 0, len(segs))
 	defer func() {
 		for _, it := range items {
-			if it.fd >= 0 {
-				closeFD(it.fd)
-			}
 			if it.f != nil {
 				it.f.Close()
 			}
@@ -126,14 +123,14 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 	// 1. Files written: nameless where the filesystem allows.
 	how := tmpFileLink(st.tmpDir)
 	for i, seg := range segs {
-		it := &batchItem{i: i, fd: -1}
+		it := &batchItem{i: i}
 		if err := checkSegment(seg); err != nil {
 			fail(it, err)
 			continue
 		}
 		it.e = segEntry{start: seg.Start, dur: seg.Duration, size: int64(len(seg.Data)), hash: seg.InitHash, sum: crc32.Checksum(seg.Data, castagnoli)}
 		if how != linkNone {
-			fd, err := openTmpFile(st.tmpDir)
+			f, err := openTmpFile(st.tmpDir)
 			if err != nil && tmpFileUnsupported(err) && len(items) == 0 {
 				how = linkNone // this filesystem has none: named temp files
 			} else {
@@ -141,9 +138,9 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 					fail(it, fmt.Errorf("create temp file: %w", err))
 					continue
 				}
-				it.fd = fd
+				it.f, it.nameless = f, true
 				items = append(items, it)
-				if err := writeFD(fd, seg.Data); err != nil {
+				if _, err := f.Write(seg.Data); err != nil {
 					fail(it, fmt.Errorf("write temp file: %w", err))
 				}
 				continue
@@ -171,11 +168,7 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 	if !st.noSync && len(items) > 1 {
 		for _, it := range items {
 			if res[it.i].Err == nil {
-				if it.fd >= 0 {
-					batchSynced, batchErr = true, syncFSFD(it.fd)
-				} else {
-					batchSynced, batchErr = syncFS(it.f)
-				}
+				batchSynced, batchErr = syncFS(it.f)
 				break
 			}
 		}
@@ -185,15 +178,10 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 			continue
 		}
 		err := batchErr
-		if it.fd >= 0 {
-			// Kept open until it is named.
-			if err == nil && !st.noSync && !batchSynced {
-				err = syncDataFD(it.fd)
-			}
-		} else {
-			if !st.noSync && !batchSynced {
-				err = syncData(it.f)
-			}
+		if !st.noSync && !batchSynced {
+			err = syncData(it.f)
+		}
+		if !it.nameless { // a nameless file stays open until it is named
 			if cerr := it.f.Close(); err == nil {
 				err = cerr
 			}
@@ -244,14 +232,14 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 	// 4. Names on disk.
 	dirs := map[string]bool{}
 	placed := make([]*batchItem, 0, len(reserved))
-	linked := -1 // a descriptor of a linked file, for the flush
+	var linked *os.File // a linked file, for the flush
 	for _, it := range reserved {
-		if it.fd >= 0 {
-			if err := linkTmpFile(it.fd, it.path, how); err != nil {
+		if it.nameless {
+			if err := linkTmpFile(it.f, it.path, how); err != nil {
 				fail(it, fmt.Errorf("write %s: %w", it.path, err))
 				continue
 			}
-			linked = it.fd
+			linked = it.f
 		} else {
 			if err := renameFile(it.tmp, it.path); err != nil {
 				fail(it, fmt.Errorf("write %s: %w", it.path, err))
@@ -264,9 +252,9 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 	}
 	var dirErr error
 	if !st.noSync {
-		if linked >= 0 {
+		if linked != nil {
 			// The new names, and the link counts of the files they name.
-			dirErr = syncFSFD(linked)
+			_, dirErr = syncFS(linked)
 		}
 		for dir := range dirs {
 			if err := syncDir(dir); err != nil {
@@ -275,9 +263,9 @@ func (st *stream) writeBatch(segs []media.Segment, now time.Time) []sdk.SegmentR
 		}
 	}
 	for _, it := range placed {
-		if it.fd >= 0 {
-			closeFD(it.fd)
-			it.fd = -1
+		if it.nameless {
+			it.f.Close()
+			it.f = nil
 		}
 	}
 

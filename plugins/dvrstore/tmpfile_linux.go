@@ -3,6 +3,7 @@ package dvrstore
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -47,16 +48,16 @@ func tmpFileLink(dir string) linkHow {
 	if link != linkUnknown {
 		return link
 	}
-	fd, err := openTmpFile(dir)
+	f, err := openTmpFile(dir)
 	if err != nil {
 		return linkNone
 	}
-	defer unix.Close(fd)
+	defer f.Close()
 	probe := filepath.Join(dir, "probe-"+strconv.Itoa(unix.Getpid()))
 	link = linkNone
 	for _, how := range []linkHow{linkEmptyPath, linkProcFD} {
 		_ = unix.Unlink(probe)
-		if linkTmpFile(fd, probe, how) == nil {
+		if linkTmpFile(f, probe, how) == nil {
 			link = how
 			break
 		}
@@ -68,8 +69,12 @@ func tmpFileLink(dir string) linkHow {
 // openTmpFile opens a new file without a name on dir's filesystem, for
 // writing. It fails (EOPNOTSUPP, EISDIR or EINVAL) where the filesystem or
 // the kernel has no O_TMPFILE.
-func openTmpFile(dir string) (int, error) {
-	return unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+func openTmpFile(dir string) (*os.File, error) {
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(dir, "(nameless)")), nil
 }
 
 // tmpFileUnsupported tells the errors of a filesystem without O_TMPFILE
@@ -78,10 +83,11 @@ func tmpFileUnsupported(err error) bool {
 	return errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL)
 }
 
-// linkTmpFile gives the O_TMPFILE file fd the name path. A file already
+// linkTmpFile gives the O_TMPFILE file f the name path. A file already
 // there (an unlisted leftover of a killed batch: the caller reserved the
 // segment, so no listed segment has that name) is replaced.
-func linkTmpFile(fd int, path string, how linkHow) error {
+func linkTmpFile(f *os.File, path string, how linkHow) error {
+	fd := int(f.Fd())
 	do := func() error {
 		if how == linkEmptyPath {
 			return unix.Linkat(fd, "", unix.AT_FDCWD, path, unix.AT_EMPTY_PATH)
@@ -99,30 +105,3 @@ func linkTmpFile(fd int, path string, how linkHow) error {
 	}
 	return nil
 }
-
-// writeFD writes all of data to fd.
-func writeFD(fd int, data []byte) error {
-	for len(data) > 0 {
-		n, err := unix.Write(fd, data)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("write: %w", unix.EIO)
-		}
-		data = data[n:]
-	}
-	return nil
-}
-
-// closeFD closes fd.
-func closeFD(fd int) error { return unix.Close(fd) }
-
-// syncFSFD flushes the whole filesystem that holds fd (syncfs).
-func syncFSFD(fd int) error { return unix.Syncfs(fd) }
-
-// syncDataFD flushes fd's data (fdatasync).
-func syncDataFD(fd int) error { return unix.Fdatasync(fd) }
