@@ -51,8 +51,9 @@ type Stream interface {
 // keep it pulled while it is watched (players reload live playlists every
 // few seconds). Listings (the API,
 // recording_status.json, /m4f/v1/streams) do not call it. Watch may block
-// briefly (bounded by ctx) while a stream that was idle gets its first
-// segment.
+// briefly while a stream that was idle gets its first segment: it bounds
+// that wait itself (the server passes a context that ends only at
+// shutdown).
 type Watcher interface {
 	Watch(ctx context.Context)
 }

@@ -47,15 +47,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 }
 
 func (m *metrics) observe(rt route, status, size int, d time.Duration) {
-	if int(rt) >= len(m.byRoute) {
-		name := rt.String()
-		m.requests.WithLabelValues(name, strconv.Itoa(status)).Inc()
-		if size > 0 {
-			m.bytes.WithLabelValues(name).Add(float64(size))
-		}
-		m.duration.WithLabelValues(name).Observe(d.Seconds())
-		return
-	}
 	rs := m.byRoute[rt].Load()
 	if rs == nil || (status == 200 && rs.ok == nil) || (size > 0 && rs.bytes == nil) {
 		rs = m.addSeries(rt, rs, status == 200, size > 0)

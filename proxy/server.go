@@ -318,23 +318,22 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, req *request) error {
 	if se != nil {
 		defer s.applySession(ctx, se)
 	}
-	if req.route == routeLive {
-		// The live playlist calls no archive: no deadline to set up (under
-		// wrk, one was 7% of the node's CPU). Watch bounds its own wait.
+	switch req.route {
+	case routeLive, routeRewind, routeEvent, routeTimeshiftRel, routeTSLive:
+		// Live playlists only: players reload them every few seconds,
+		// which keeps an on-demand stream pulled; segment and init URLs
+		// are shared with archive playlists and must not start live pulls.
+		// Watch bounds its own wait.
 		watch(s.base, st)
 		s.viewers.touch(req.name, viewerKey(ctx), s.cfg.Now())
+	}
+	if req.route == routeLive {
+		// The live playlist calls no archive: no deadline to set up (under
+		// wrk, one was 7% of the node's CPU).
 		return s.serveLive(ctx, st, req.ts)
 	}
 	actx, cancel := context.WithTimeout(s.base, s.cfg.ArchiveTimeout)
 	defer cancel()
-	switch req.route {
-	case routeRewind, routeEvent, routeTimeshiftRel, routeTSLive:
-		// Live playlists only: players reload them every few seconds,
-		// which keeps an on-demand stream pulled; segment and init URLs
-		// are shared with archive playlists and must not start live pulls.
-		watch(actx, st)
-		s.viewers.touch(req.name, viewerKey(ctx), s.cfg.Now())
-	}
 	switch req.route {
 	case routeTimeshiftRel:
 		return s.serveTimeshiftRel(actx, ctx, st, *req)
