@@ -89,7 +89,10 @@ func writeMetrics(path string) {
 			fmt.Fprintf(&b, "%s %g\n", s.Name, s.Value.Float64())
 		}
 	}
-	_ = os.WriteFile(path, []byte(b.String()), 0o644)
+	// Whole or not at all, for whoever watches for it.
+	if os.WriteFile(path+".tmp", []byte(b.String()), 0o644) == nil {
+		_ = os.Rename(path+".tmp", path)
+	}
 }
 
 // profileEnv parses DIR:SECONDS (SECONDS defaults to 30).
