@@ -82,7 +82,8 @@ func FreePort(t testing.TB) int {
 // FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
 func FreeUDPPort(t testing.TB) int { return FreePort(t) }
 
-// PortFree reports whether both TCP and UDP port p can be bound on 127.0.0.1.
+// PortFree reports whether TCP port p can be bound on 127.0.0.1 and UDP
+// port p on every address.
 func PortFree(p int) bool {
 	addr := fmt.Sprintf("127.0.0.1:%d", p)
 	ln, err := net.Listen("tcp", addr)
@@ -90,7 +91,9 @@ func PortFree(p int) bool {
 		return false
 	}
 	defer ln.Close()
-	c, err := net.ListenPacket("udp4", addr)
+	// UDP on every address: a port another process holds on the wildcard
+	// address refuses a bind to a multicast group too.
+	c, err := net.ListenPacket("udp4", fmt.Sprintf(":%d", p))
 	if err != nil {
 		return false
 	}

@@ -34,7 +34,10 @@ func freeUDPPort(t testing.TB) int {
 	t.Helper()
 	for range 1000 {
 		p := 20000 + rand.IntN(12000)
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		// On every address: a port that another process holds on the
+		// wildcard address refuses a bind to a multicast group as well
+		// as to 127.0.0.1.
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{Port: p})
 		if err == nil {
 			c.Close()
 			return p
