@@ -13,6 +13,11 @@
 #   bench/ingest-sbs.sh EDGE_BIN MEDIAMTX_BIN
 #
 # Env knobs (defaults): KS="1 4 16" ROUNDS=2 WARMUP=10 WINDOW=60 SERVERS="edge mtx"
+#   STAGGER=0: seconds over which the K senders start, evenly spaced. At 0
+#   they start together, so every stream cuts its segments at the same
+#   moments (the worst case for memory); independent encoders do not, and
+#   STAGGER of one segment's duration spreads them (4 s for edge here: 3 s
+#   asked, cut at the next of the source's keyframes, every 2 s).
 #   WORK=~/.cache/ingest-sbs (src.ts is made there once and reused)
 #   MTXREC=$WORK/mtxrec   EDGEREC=$WORK/edgerec   BASE_PORT=31000
 #
@@ -35,6 +40,7 @@ servers=${SERVERS:-"edge mtx"}
 rounds=${ROUNDS:-2}
 warmup=${WARMUP:-10}
 window=${WINDOW:-60}
+stagger=${STAGGER:-0}
 work=${WORK:-${XDG_CACHE_HOME:-$HOME/.cache}/ingest-sbs}
 mtxrec=${MTXREC:-$work/mtxrec}
 edgerec=${EDGEREC:-$work/edgerec}
@@ -198,6 +204,7 @@ run_one() { # SERVER K ROUND
   sleep 1
   sender_pids=()
   for i in $(seq 1 "$k"); do
+    if [ "$i" -gt 1 ] && [ "$stagger" != 0 ]; then sleep "$(echo "scale=3; $stagger / $k" | bc)"; fi
     ffmpeg -v error -nostdin -re -stream_loop -1 -i "$src" -c copy -flush_packets 0 -f mpegts \
       "udp://127.0.0.1:$((base + i))?pkt_size=1316" 2> "$dir/sender$i.log" &
     sender_pids+=($!)
