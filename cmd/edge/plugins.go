@@ -50,7 +50,7 @@ var builtins = map[string]func(log *slog.Logger) sdk.ServeConfig{
 // streams and from 102-106 to 86-89 MB at 16, its CPU from 1.69-1.82 to
 // 1.71-1.75 s. The node and the store plugin make more garbage per byte
 // they hold (each segment passes through them once), and a lower GOGC
-// there cost 80% more of the node's CPU for 10-20 MB, so they keep 100.
+// there cost 80% more of the node's CPU for 10-35 MB, so they keep 100.
 var gcPercent = map[string]int{"udp": 25}
 
 // setGCPercent applies gcPercent for plugin name unless GOGC is set.
