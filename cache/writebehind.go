@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/sdk"
@@ -59,6 +60,10 @@ func (d *Disk) PutBehind(stream string, info sdk.SegmentInfo, data []byte) (bool
 	go func() {
 		defer d.behind.Done()
 		defer d.inFlight.Add(-1)
+		// A new goroutine runs next on its P, ahead of the viewers the
+		// caller readied just before; its write and fsync would then hold
+		// the P while they wait. It lets them go first.
+		runtime.Gosched()
 		if err := d.finish(w); err != nil {
 			d.log.Warn("disk cache: background write failed", "stream", w.key.Stream, "start", w.key.Start, "error", err)
 		}

@@ -11,12 +11,17 @@
 package warmbuf
 
 import (
+	"runtime"
 	"sync"
 )
 
 // pageSize is the step at which a new buffer is touched; a smaller real
 // page size would only leave some pages to fault later.
 const pageSize = 4096
+
+// yieldEvery is how many bytes of a new buffer are touched between yields
+// of the goroutine that makes it.
+const yieldEvery = 64 * pageSize
 
 // Pool keeps up to Keep warm buffers sized to the largest of the last
 // requests (plus an eighth, for the next segments' growth). The zero value
@@ -101,6 +106,12 @@ func (p *Pool) fill() {
 		b := make([]byte, size)
 		for i := 0; i < len(b); i += pageSize {
 			b[i] = 1 // a write: the page is faulted in now, not in read(2)
+			if i%yieldEvery == yieldEvery-pageSize {
+				// Faulting in a buffer takes milliseconds of CPU: it lets
+				// the viewers' goroutines (readied meanwhile on this P)
+				// run rather than wait for the whole buffer.
+				runtime.Gosched()
+			}
 		}
 
 		p.mu.Lock()
