@@ -7,7 +7,9 @@
 // cache tier). A Pool moves that cost off the viewer's path: Get hands out
 // a warm buffer, which then belongs to the caller for good (a fetched
 // segment goes on to the memory cache, so nothing is ever given back), and
-// a background goroutine makes the next one.
+// once the caller's segment is in, Refill has a background goroutine make
+// the next one (it yields often, so the viewers of another miss meanwhile
+// are not held behind it).
 package warmbuf
 
 import (
@@ -46,8 +48,10 @@ func New(keep, max int) *Pool {
 
 // Get returns a buffer of length 0 and capacity at least n whose pages are
 // already faulted in, or nil when none is ready (the caller then allocates
-// as it would have). Either way it makes sure that warm buffers for
-// requests of this size are on their way.
+// as it would have). It notes the size for the buffers Refill makes next,
+// but makes none itself: making one allocates and faults in megabytes
+// (and may start a GC cycle), which the caller's viewer should not wait
+// behind. Call Refill once the buffer's bytes are in.
 func (p *Pool) Get(n int) []byte {
 	if n <= 0 || n > p.max {
 		return nil
@@ -74,11 +78,19 @@ func (p *Pool) Get(n int) []byte {
 	}
 	clear(p.free[len(kept):])
 	p.free = kept
-	if len(p.free) < p.keep && !p.making {
+	return b
+}
+
+// Refill starts making warm buffers, sized to the recent Gets, in the
+// background until the pool holds Keep of them (when it is not doing so
+// already).
+func (p *Pool) Refill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) < p.keep && !p.making && p.sizeLocked() > 0 {
 		p.making = true
 		go p.fill()
 	}
-	return b
 }
 
 // sizeLocked is the capacity new buffers get: the largest recent request
