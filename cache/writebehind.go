@@ -43,7 +43,9 @@ func (d *Disk) Put(stream string, info sdk.SegmentInfo, data []byte) error {
 // PutBehind is Put without the wait: it checks what it can at once
 // (stream name, size, Depth, MaxSize), reserves the segment's room and
 // returns; the checksum, the file write, its fsync and the rename run in
-// the background, so the caller can answer its viewer first. Until the
+// the background, so the caller can answer its viewer first (the
+// background goroutine yields once before it starts, so the viewers the
+// caller readies next are not held behind its write and fsync). Until the
 // file is in place, Pending returns the bytes; a crash meanwhile leaves no
 // file under the segment's name (the temp file is deleted at the next
 // OpenDisk). It returns false when the segment is not being written: an
