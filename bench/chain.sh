@@ -16,6 +16,10 @@
 # (edge_m4f_requests_total; "streams" is the sources' periodic polling,
 # not caused by the miss).
 #
+# TRACE=DIR writes an execution trace of every edge process of the run
+# (nodes and plugins; EDGE_TRACE, see cmd/edge/profile.go) into DIR, from
+# its start to the end of the cold misses, for `go tool trace`.
+#
 # Needs ffmpeg, wrk and curl. 127.0.0.1 only; stops by itself.
 set -euo pipefail
 seconds=${1:-10}
@@ -58,13 +62,15 @@ listen = "127.0.0.1:$((p + 2))"
   remote_dvr = "chain"
   cache = { root = "$work/edge-cache", depth = "1h", max_size = "10G" }
 EOF
-"$work/edge" up "$work/topology.toml" > "$work/up.out" 2> "$work/up.log" &
+record=${RECORD:-160}
+trace_env=()
+[ -n "${TRACE:-}" ] && trace_env=(env "EDGE_TRACE=$TRACE:$((record + 20))")
+"${trace_env[@]}" "$work/edge" up "$work/topology.toml" > "$work/up.out" 2> "$work/up.log" &
 edge_pid=$!
 origin="http://127.0.0.1:$p"; cachen="http://127.0.0.1:$((p + 1))"; edge="http://127.0.0.1:$((p + 2))"
 
 # The range must be older than the live windows (about 60 s), so that it
 # is served from archives and caches, not from memory.
-record=${RECORD:-160}
 echo "recording $record s..." >&2
 sleep "$record"
 from=$(curl -sf "$origin/s/recording_status.json" | sed -E 's/.*"from":([0-9]+).*/\1/')

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/edgedvr/edge/media"
 	"github.com/edgedvr/edge/sdk"
@@ -42,7 +43,9 @@ func (d *Disk) Put(stream string, info sdk.SegmentInfo, data []byte) error {
 // PutBehind is Put without the wait: it checks what it can at once
 // (stream name, size, Depth, MaxSize), reserves the segment's room and
 // returns; the checksum, the file write, its fsync and the rename run in
-// the background, so the caller can answer its viewer first. Until the
+// the background, so the caller can answer its viewer first (the
+// background goroutine yields once before it starts, so the viewers the
+// caller readies next are not held behind its write and fsync). Until the
 // file is in place, Pending returns the bytes; a crash meanwhile leaves no
 // file under the segment's name (the temp file is deleted at the next
 // OpenDisk). It returns false when the segment is not being written: an
@@ -59,6 +62,10 @@ func (d *Disk) PutBehind(stream string, info sdk.SegmentInfo, data []byte) (bool
 	go func() {
 		defer d.behind.Done()
 		defer d.inFlight.Add(-1)
+		// A new goroutine runs next on its P, ahead of the viewers the
+		// caller readied just before; its write and fsync would then hold
+		// the P while they wait. It lets them go first.
+		runtime.Gosched()
 		if err := d.finish(w); err != nil {
 			d.log.Warn("disk cache: background write failed", "stream", w.key.Stream, "start", w.key.Start, "error", err)
 		}

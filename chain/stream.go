@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"sync"
 
@@ -331,12 +332,27 @@ func (a *Archive) runFill(ctx context.Context, key string, start int64, f *fill,
 	// pages is then done while they are on their way. Readers hold slices
 	// of the small array, never written again.
 	buf := warmFills.Get(int(info.Size))
+	// The next warm buffer is made once this body has ended, not while
+	// its viewers wait: making one allocates and faults in megabytes, and
+	// the allocation may start a GC cycle (traces showed both in the
+	// middle of a miss).
+	defer warmFills.Refill()
 	if buf == nil {
 		buf = make([]byte, 0, min(info.Size, fillChunk))
 	}
 	f.buf = buf
 	close(f.ready)
 
+	// The viewers are readied on this goroutine's P, behind it: a fill
+	// whose reads never block (the body is already in the socket) keeps
+	// the P until the body has ended, and a viewer's first byte waited for
+	// all of it (an execution trace put 2 to 5 ms there per tier on the
+	// 2-core test VM). The fill yields once its first bytes are in, so the
+	// viewers send them, and once the body is whole. Not after every read:
+	// a yield sends this goroutine to the global run queue, often to
+	// another thread, and on a busy machine that cost more to the last
+	// byte than it gained.
+	yielded := false
 	for {
 		n := len(buf)
 		if n == cap(buf) && int64(n) < info.Size {
@@ -364,6 +380,10 @@ func (a *Archive) runFill(ctx context.Context, key string, start int64, f *fill,
 			f.buf = buf
 			f.mu.Unlock()
 			f.cond.Broadcast()
+			if !yielded {
+				yielded = true
+				runtime.Gosched() // the viewers send the first bytes now
+			}
 		}
 		if rerr != nil {
 			err = rerr
@@ -373,7 +393,9 @@ func (a *Archive) runFill(ctx context.Context, key string, start int64, f *fill,
 	if err == io.EOF && int64(len(buf)) == info.Size {
 		if wanted() && info.Duration > 0 && info.InitHash != "" {
 			// Before the fill is forgotten, so that a read meanwhile finds
-			// the bytes pending on disk rather than fetching again.
+			// the bytes pending on disk rather than fetching again. Its
+			// goroutine yields before it writes, to the viewers readied
+			// below.
 			if _, perr := a.cfg.Disk.PutBehind(a.cfg.Stream, info, buf); perr != nil {
 				a.log.Warn("disk cache put failed", "start", start, "err", perr)
 			}
@@ -382,6 +404,7 @@ func (a *Archive) runFill(ctx context.Context, key string, start int64, f *fill,
 		f.done = true
 		f.mu.Unlock()
 		f.cond.Broadcast()
+		runtime.Gosched() // the viewers send the last byte now
 		a.mu.Lock()
 		if a.fills[key] == f {
 			delete(a.fills, key)

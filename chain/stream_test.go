@@ -111,6 +111,7 @@ func useWarmFills(t *testing.T, warm bool, size int) func() int {
 	warmFills = warmbuf.New(1, 32<<20)
 	if warm {
 		warmFills.Get(size)
+		warmFills.Refill()
 		deadline := time.Now().Add(10 * time.Second)
 		for warmFills.Warm() == 0 {
 			if time.Now().After(deadline) {

@@ -7,16 +7,23 @@
 // cache tier). A Pool moves that cost off the viewer's path: Get hands out
 // a warm buffer, which then belongs to the caller for good (a fetched
 // segment goes on to the memory cache, so nothing is ever given back), and
-// a background goroutine makes the next one.
+// once the caller's segment is in, Refill has a background goroutine make
+// the next one (it yields often, so the viewers of another miss meanwhile
+// are not held behind it).
 package warmbuf
 
 import (
+	"runtime"
 	"sync"
 )
 
 // pageSize is the step at which a new buffer is touched; a smaller real
 // page size would only leave some pages to fault later.
 const pageSize = 4096
+
+// yieldEvery is how many bytes of a new buffer are touched between yields
+// of the goroutine that makes it.
+const yieldEvery = 64 * pageSize
 
 // Pool keeps up to Keep warm buffers sized to the largest of the last
 // requests (plus an eighth, for the next segments' growth). The zero value
@@ -41,8 +48,10 @@ func New(keep, max int) *Pool {
 
 // Get returns a buffer of length 0 and capacity at least n whose pages are
 // already faulted in, or nil when none is ready (the caller then allocates
-// as it would have). Either way it makes sure that warm buffers for
-// requests of this size are on their way.
+// as it would have). It notes the size for the buffers Refill makes next,
+// but makes none itself: making one allocates and faults in megabytes
+// (and may start a GC cycle), which the caller's viewer should not wait
+// behind. Call Refill once the buffer's bytes are in.
 func (p *Pool) Get(n int) []byte {
 	if n <= 0 || n > p.max {
 		return nil
@@ -69,11 +78,19 @@ func (p *Pool) Get(n int) []byte {
 	}
 	clear(p.free[len(kept):])
 	p.free = kept
-	if len(p.free) < p.keep && !p.making {
+	return b
+}
+
+// Refill starts making warm buffers, sized to the recent Gets, in the
+// background until the pool holds Keep of them (when it is not doing so
+// already).
+func (p *Pool) Refill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) < p.keep && !p.making && p.sizeLocked() > 0 {
 		p.making = true
 		go p.fill()
 	}
-	return b
 }
 
 // sizeLocked is the capacity new buffers get: the largest recent request
@@ -101,6 +118,12 @@ func (p *Pool) fill() {
 		b := make([]byte, size)
 		for i := 0; i < len(b); i += pageSize {
 			b[i] = 1 // a write: the page is faulted in now, not in read(2)
+			if i%yieldEvery == yieldEvery-pageSize {
+				// Faulting in a buffer takes milliseconds of CPU: it lets
+				// the viewers' goroutines (readied meanwhile on this P)
+				// run rather than wait for the whole buffer.
+				runtime.Gosched()
+			}
 		}
 
 		p.mu.Lock()

@@ -23,6 +23,13 @@ func TestPoolHandsOutEachBufferOnce(t *testing.T) {
 	if b := p.Get(1 << 20); b != nil {
 		t.Fatalf("first Get = cap %d, want nil (nothing made yet)", cap(b))
 	}
+	p.mu.Lock()
+	making := p.making
+	p.mu.Unlock()
+	if making {
+		t.Fatal("Get started making buffers; only Refill should (off the viewer's path)")
+	}
+	p.Refill()
 	waitWarm(t, p, 2)
 	seen := map[unsafe.Pointer]bool{}
 	for i := range 6 {
@@ -31,6 +38,7 @@ func TestPoolHandsOutEachBufferOnce(t *testing.T) {
 			waitWarm(t, p, 1)
 			b = p.Get(1 << 20)
 		}
+		p.Refill()
 		if b == nil {
 			t.Fatalf("Get %d: nil with a warm buffer ready", i)
 		}
@@ -51,12 +59,14 @@ func TestPoolHandsOutEachBufferOnce(t *testing.T) {
 func TestPoolSizes(t *testing.T) {
 	p := New(1, 4<<20)
 	p.Get(1 << 20)
+	p.Refill()
 	waitWarm(t, p, 1)
 	// Bigger than the warm buffer: nil, and the small one is dropped for
 	// one made to the new size (an eighth of room on top).
 	if b := p.Get(2 << 20); b != nil {
 		t.Fatalf("Get(2 MiB) = cap %d from buffers made for 1 MiB", cap(b))
 	}
+	p.Refill()
 	waitWarm(t, p, 1)
 	b := p.Get(2 << 20)
 	if want := 2<<20 + 2<<20/8; cap(b) != want {
@@ -69,6 +79,7 @@ func TestPoolSizes(t *testing.T) {
 	if b := p.Get(0); b != nil {
 		t.Fatalf("Get(0) = cap %d, want nil", cap(b))
 	}
+	p.Refill()
 	waitWarm(t, p, 1)
 	if b := p.Get(2 << 20); cap(b) > 4<<20 {
 		t.Fatalf("cap %d over max", cap(b))
