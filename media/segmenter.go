@@ -147,6 +147,7 @@ type Segmenter struct {
 	// output
 	open, closing *segBuilder
 	free          []*segBuilder
+	noPages       bool         // the system refused a mapping: segments are built in Go memory
 	hdr           bytes.Buffer // moof and mdat header of the segment being emitted
 	gap           int          // room left before a new segment's video samples for its header
 	segHint       int          // bytes to allocate for a new segment's samples

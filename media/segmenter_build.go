@@ -3,7 +3,11 @@
 package media
 
 import (
+	"runtime"
+
 	"github.com/Eyevinn/mp4ff/mp4"
+
+	"github.com/edgedvr/edge/internal/pagebuf"
 )
 
 // minGap is the least room left for a segment's moof and mdat header
@@ -11,6 +15,21 @@ import (
 // KiB holds the header of 6 s at 60 frames/s with 48 kHz AAC (16 bytes a
 // sample), so the first segments of a stream need no copy either.
 const minGap = 16 << 10
+
+// With ReuseData a segment is built in a memory mapping of mapBytes
+// (pagebuf), not in Go memory: only the pages written cost memory, they
+// go back to the system once the segment is emitted, and the collector
+// neither counts nor scans them. So a stream costs the bytes of the
+// segment being built (on average half a segment), not a buffer the size
+// of its largest segment held for good, and the mapping can be sized for
+// the largest segment a stream may make (maxSegBytes, its audio and a
+// header) without costing anything for it. Pages are made populateStep
+// at a time ahead of the samples written, one system call instead of a
+// fault per page.
+const (
+	mapBytes     = maxSegBytes + 8<<20
+	populateStep = 64 << 10
+)
 
 // segBuilder collects the samples of one segment.
 type segBuilder struct {
@@ -29,6 +48,11 @@ type segBuilder struct {
 	aFirst int64 // tfdt of the audio track, in sample-rate ticks
 	aNext  int64 // where the next audio sample should start, sample-rate ticks
 	aEnd90 int64
+	// pages, with ReuseData, is the mapping vdata lives in, and populated
+	// how many of its first bytes have their pages made since the last
+	// segment released them.
+	pages     *pagebuf.Buf
+	populated int
 }
 
 func (s *Segmenter) newSeg(start90 int64) *segBuilder {
@@ -42,8 +66,24 @@ func (s *Segmenter) newSeg(start90 int64) *segBuilder {
 	g.start90, g.end90 = start90, start90
 	g.ap = s.ap
 	g.gap = s.gap
+	if s.cfg.ReuseData && g.pages == nil && !s.noPages {
+		if g.pages = pagebuf.Map(mapBytes, false); g.pages != nil {
+			// A Segmenter that is dropped gives its mappings back.
+			runtime.AddCleanup(g, func(b *pagebuf.Buf) { b.Unmap() }, g.pages)
+		} else {
+			s.noPages = true // no mappings here: buffers in Go memory, below
+		}
+	}
+	if g.pages != nil {
+		if !g.pages.Holds(g.vdata) {
+			g.vdata = g.pages.Bytes()
+		}
+		g.vdata = g.vdata[:g.gap]
+		return g
+	}
 	if cap(g.vdata) < g.gap {
-		// Sized to the stream: the last segment's bytes and an eighth.
+		// Without a mapping, sized to the stream: the last segment's
+		// bytes and an eighth.
 		// While a cut segment waits for its audio, the new one starts in
 		// a quarter of that: recycle moves it into the waiting segment's
 		// buffer once that is emitted, so a stream keeps one full buffer.
@@ -60,7 +100,31 @@ func (s *Segmenter) newSeg(start90 int64) *segBuilder {
 // videoBytes is how many bytes of video samples g holds.
 func (g *segBuilder) videoBytes() int { return len(g.vdata) - g.gap }
 
+// grow makes room for n more bytes of video samples in g: with a mapping,
+// it makes the pages they will land on.
+func (g *segBuilder) grow(n int) {
+	if g.pages == nil {
+		return
+	}
+	if end := len(g.vdata) + n; end > g.populated {
+		to := min(end+populateStep, g.pages.Cap())
+		g.pages.Populate(g.populated, to)
+		g.populated = to
+	}
+}
+
 func (s *Segmenter) recycle(g *segBuilder) {
+	if g.pages != nil {
+		// The segment has been handed over: give its pages back.
+		touched := g.populated
+		if g.pages.Holds(g.vdata) {
+			touched = max(touched, len(g.vdata))
+		}
+		g.pages.Release(touched)
+		*g = segBuilder{vs: g.vs[:0], vdata: g.pages.Bytes(), as: g.as[:0], adata: g.adata[:0], pages: g.pages}
+		s.free = append(s.free, g)
+		return
+	}
 	vdata := g.vdata[:0]
 	if cap(vdata) > 1<<20 && cap(vdata) > 4*(s.gap+s.segHint) {
 		vdata = nil // one outsized segment: do not keep its buffer for good

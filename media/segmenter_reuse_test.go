@@ -8,9 +8,11 @@ import (
 	"time"
 )
 
-// TestSegmenterReuseMemory: with ReuseData a stream with audio keeps one
-// buffer sized to its segments, plus a small one for the start of the next
-// segment while a cut one waits for its audio (not two full ones).
+// TestSegmenterReuseMemory: with ReuseData a stream with audio holds in
+// memory no more than one full segment, plus the start of the next one
+// while a cut one waits for its audio (not two full ones), and an emitted
+// segment's memory goes back: between segments the stream holds much less
+// than one.
 func TestSegmenterReuseMemory(t *testing.T) {
 	// 12 s at 4 Mbit/s with AAC, a keyframe every 2 s: segments of
 	// about 1 MB, as a broadcast feed's.
@@ -26,7 +28,17 @@ func TestSegmenterReuseMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, mapped := range []bool{true, false} {
+		name := map[bool]string{true: "mapped", false: "go memory"}[mapped]
+		t.Run(name, func(t *testing.T) { reuseMemory(t, ts, mapped) })
+	}
+}
+
+// reuseMemory feeds ts to a segmenter with ReuseData, its segments built
+// in mappings or (as where the system refuses them) in Go memory.
+func reuseMemory(t *testing.T, ts []byte, mapped bool) {
 	var segs, largest, held int
+	least := -1
 	s := NewSegmenter(SegmenterConfig{
 		ReuseData:      true,
 		TargetDuration: time.Second,
@@ -36,6 +48,7 @@ func TestSegmenterReuseMemory(t *testing.T) {
 			largest = max(largest, len(sg.Data))
 		},
 	})
+	s.noPages = !mapped
 	for p := ts; len(p) > 0; {
 		c := min(len(p), 1316)
 		if _, err := s.Write(p[:c]); err != nil {
@@ -43,7 +56,11 @@ func TestSegmenterReuseMemory(t *testing.T) {
 		}
 		p = p[c:]
 		if segs > 2 { // past the first segments, which size the buffers
-			held = max(held, s.heldBytes())
+			h := s.heldBytes()
+			held = max(held, h)
+			if least < 0 || h < least {
+				least = h
+			}
 		}
 	}
 	s.Flush()
@@ -58,15 +75,33 @@ func TestSegmenterReuseMemory(t *testing.T) {
 	if held > limit {
 		t.Errorf("buffers hold %d bytes for segments of up to %d, want at most %d", held, largest, limit)
 	}
+	if !mapped {
+		return // one buffer sized to the stream, kept between segments
+	}
+	t.Logf("least held between segments: %d bytes", least)
+	if least > largest/2 {
+		t.Errorf("buffers held at least %d bytes at every point past the first segments, want under half a segment (%d) right after one is emitted", least, largest/2)
+	}
+	s.Flush()
+	if h := s.heldBytes(); h > 2*populateStep {
+		t.Errorf("%d bytes held after the last segment was flushed, want at most %d", h, 2*populateStep)
+	}
 }
 
-// heldBytes is the capacity of the segment buffers the segmenter holds.
+// heldBytes is the memory of the segment buffers the segmenter holds: the
+// resident pages of a mapped buffer, the capacity of one in Go memory.
 func (s *Segmenter) heldBytes() int {
 	n := 0
 	for _, g := range append([]*segBuilder{s.open, s.closing}, s.free...) {
-		if g != nil {
-			n += cap(g.vdata) + cap(g.adata)
+		if g == nil {
+			continue
 		}
+		if g.pages != nil && g.pages.Holds(g.vdata) {
+			n += g.pages.Resident() * os.Getpagesize()
+		} else {
+			n += cap(g.vdata)
+		}
+		n += cap(g.adata)
 	}
 	return n
 }

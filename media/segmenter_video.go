@@ -104,6 +104,7 @@ func (s *Segmenter) onVideo(pts, dts int64, data []byte) {
 			flags = mp4.SyncSampleFlags
 		}
 		g.vs = append(g.vs, mp4.Sample{Flags: flags, Dur: uint32(s.lastVDur), Size: uint32(s.au.size), CompositionTimeOffset: int32(cto)})
+		g.grow(len(data) + 4*len(s.nals))
 		g.vdata = appendAVCC(g.vdata, s.vcodec, data, s.nals)
 		g.lastVT = t
 		s.stats.Frames++

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/edgedvr/edge/internal/pagebuf"
 	"github.com/edgedvr/edge/sdk/internal/pb"
 )
 
@@ -35,9 +37,9 @@ import (
 //     not twice. Strings are copied, so that keeping a stream's name or an
 //     init hash never keeps a segment's buffer alive;
 //   - on the side of a store served with ServeConfig.ReuseSegmentData
-//     (reuse), a write request's buffer comes from a pool and goes back to
-//     it when the call returns (releaseRequest), so storing a segment
-//     allocates nothing the size of the segment.
+//     (reuse), a write request's buffer is leased outside the Go heap and
+//     given back when the call returns (releaseRequest, unmarshalLeased),
+//     so storing a segment allocates nothing the size of the segment.
 //
 // Messages of other types (go-plugin's own services) go to gRPC's proto
 // codec.
@@ -151,18 +153,22 @@ func isWriteRequest(m any) bool {
 	return false
 }
 
-// leased holds the pooled buffer of each write request being served, by
-// the request, until releaseRequest returns it to the pool.
+// leased holds the buffer of each write request being served, by the
+// request, until releaseRequest gives it back.
 var leased sync.Map
 
-// unmarshalLeased decodes a write request into a pooled buffer that its
-// segments' bytes alias.
+// unmarshalLeased decodes a write request into a leased buffer that its
+// segments' bytes alias. The buffer is a memory mapping, not Go memory: a
+// store with several segments in flight (streams that cut at the same
+// moment) holds their bytes without the collector letting the heap grow
+// to twice them, and the mapping's pages go back to the system once the
+// call has returned (see leaseKeep).
 func unmarshalLeased(data mem.BufferSlice, m vtMessage) error {
-	pool := mem.DefaultBufferPool()
-	buf := pool.Get(data.Len())
-	data.CopyTo(*buf)
-	if err := m.UnmarshalVTUnsafe(*buf); err != nil {
-		pool.Put(buf)
+	buf := getLease(data.Len())
+	b := buf.Bytes()[:data.Len()]
+	data.CopyTo(b)
+	if err := m.UnmarshalVTUnsafe(b); err != nil {
+		putLease(buf)
 		return decodeAgain(data, m)
 	}
 	ownStrings(m)
@@ -170,11 +176,100 @@ func unmarshalLeased(data mem.BufferSlice, m vtMessage) error {
 	return nil
 }
 
-// releaseRequest returns req's pooled buffer, if it has one, to the pool.
+// releaseRequest gives req's leased buffer, if it has one, back.
 func releaseRequest(req any) {
 	if buf, ok := leased.LoadAndDelete(req); ok {
-		mem.DefaultBufferPool().Put(buf.(*[]byte))
+		putLease(buf.(*pagebuf.Buf))
 	}
+}
+
+// leaseKeep is how many leased buffers keep their pages once their call
+// has returned: one stream's writes then reuse memory already faulted in.
+// The pages of the others go back to the system (the mapping stays, to be
+// leased again), so a burst of many streams' writes leaves only these
+// behind. A buffer is never unmapped soon after its call: a store may have
+// handed the bytes to something that still reads them for a moment after
+// the call returned (net/http may go on reading a request body after a
+// cancelled round trip), and released pages read as zeros where unmapped
+// ones would crash the plugin. Only a buffer left unused for leaseUnmapAge
+// that is too small for a new request is unmapped.
+//
+// New buffers are mapped with their pages made at once (a fault per page
+// costs about three times as much on the test VM), an eighth larger than
+// their request, for the next segments' growth.
+const (
+	leaseKeep     = 2
+	leaseUnmapAge = time.Minute
+)
+
+type lease struct {
+	buf   *pagebuf.Buf
+	warm  bool      // its pages are still there
+	since time.Time // when it was given back
+}
+
+var leases struct {
+	sync.Mutex
+	idle []lease
+}
+
+func getLease(n int) *pagebuf.Buf {
+	leases.Lock()
+	defer leases.Unlock()
+	pick := -1
+	for i, l := range leases.idle {
+		if l.buf.Cap() >= n && (pick < 0 || l.warm && !leases.idle[pick].warm) {
+			pick = i
+		}
+	}
+	if pick < 0 {
+		// Unmap what has been too small for long enough to be safe.
+		kept := leases.idle[:0]
+		for _, l := range leases.idle {
+			if time.Since(l.since) > leaseUnmapAge {
+				l.buf.Unmap()
+				continue
+			}
+			kept = append(kept, l)
+		}
+		clear(leases.idle[len(kept):])
+		leases.idle = kept
+		if b := pagebuf.Map(n+n/8, true); b != nil {
+			return b
+		}
+		return pagebuf.Heap(n + n/8)
+	}
+	l := leases.idle[pick]
+	leases.idle = append(leases.idle[:pick], leases.idle[pick+1:]...)
+	if !l.warm {
+		l.buf.Populate(0, n)
+	}
+	return l.buf
+}
+
+func putLease(b *pagebuf.Buf) {
+	leases.Lock()
+	defer leases.Unlock()
+	warm, small := 0, -1
+	for i, l := range leases.idle {
+		if l.warm {
+			warm++
+			if small < 0 || l.buf.Cap() < leases.idle[small].buf.Cap() {
+				small = i
+			}
+		}
+	}
+	if warm >= leaseKeep && leases.idle[small].buf.Cap() < b.Cap() {
+		// Keep the larger one warm: segments grow into it.
+		leases.idle[small].warm = false
+		leases.idle[small].buf.Release(leases.idle[small].buf.Cap())
+		warm--
+	}
+	l := lease{buf: b, warm: warm < leaseKeep, since: time.Now()}
+	if !l.warm {
+		b.Release(b.Cap())
+	}
+	leases.idle = append(leases.idle, l)
 }
 
 // releaseAfterCall is the plugin server's unary interceptor: a write

@@ -13,7 +13,7 @@ import (
 // a minor release adds optional interfaces and helpers, and plugins built
 // against an older minor release keep working with a newer host. Only a
 // new ProtocolVersion breaks them.
-const Version = "1.5.0"
+const Version = "1.5.1"
 
 // ProtocolVersion is the plugin protocol version. A host and a plugin with
 // different versions refuse each other at the handshake.

@@ -25,10 +25,13 @@ type ServeConfig struct {
 	// ReuseSegmentData (since SDK 1.4.0) promises that Store never keeps
 	// a segment's Data, nor reads it, once WriteSegment or WriteSegments
 	// has returned (it writes the bytes out during the call, or copies
-	// them). The SDK then receives each write into a pooled buffer and
-	// reuses it for the next, so that storing a segment allocates nothing
-	// the size of the segment. Without it, each write's bytes are the
-	// Store's to keep.
+	// them). The SDK then receives each write into a buffer it reuses for
+	// later writes (since SDK 1.5.1 a memory mapping outside the Go heap,
+	// whose pages go back to the system once few writes are in flight),
+	// so that storing a segment allocates nothing the size of the
+	// segment. Bytes read after the call has returned may be another
+	// write's or zeros. Without it, each write's bytes are the Store's to
+	// keep.
 	ReuseSegmentData bool
 }
 
