@@ -241,6 +241,14 @@ func (s *Segmenter) Flush() {
 	s.rd.eof = false
 	s.pes.flush()
 	s.finish()
+	// The source has stopped or jumped: what was kept for its next
+	// segment goes back too.
+	for _, g := range s.free {
+		if g.pages != nil {
+			g.pages.Release(0, g.populated)
+			g.populated = 0
+		}
+	}
 }
 
 // Stats returns the counters so far.

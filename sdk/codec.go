@@ -262,12 +262,12 @@ func putLease(b *pagebuf.Buf) {
 	if warm >= leaseKeep && leases.idle[small].buf.Cap() < b.Cap() {
 		// Keep the larger one warm: segments grow into it.
 		leases.idle[small].warm = false
-		leases.idle[small].buf.Release(leases.idle[small].buf.Cap())
+		leases.idle[small].buf.Release(0, leases.idle[small].buf.Cap())
 		warm--
 	}
 	l := lease{buf: b, warm: warm < leaseKeep, since: time.Now()}
 	if !l.warm {
-		b.Release(b.Cap())
+		b.Release(0, b.Cap())
 	}
 	leases.idle = append(leases.idle, l)
 }

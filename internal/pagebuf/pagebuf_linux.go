@@ -32,15 +32,17 @@ func Map(n int, populate bool) *Buf {
 	return &Buf{mem: mem}
 }
 
-// Release gives back the pages under b's first n bytes (rounded up to a
-// page): they read as zeros afterwards and cost memory again once
-// written. The mapping stays.
-func (b *Buf) Release(n int) {
-	n = min(roundUp(n), cap(b.mem))
-	if b.heap || n <= 0 {
+// Release gives back the pages under b's bytes [from, to), from rounded
+// up and to rounded up to a page (so the page holding byte from-1 stays):
+// they read as zeros afterwards and cost memory again once written. The
+// mapping stays.
+func (b *Buf) Release(from, to int) {
+	from = roundUp(max(from, 0))
+	to = min(roundUp(to), cap(b.mem))
+	if b.heap || from >= to {
 		return
 	}
-	_ = unix.Madvise(b.mem[:n], unix.MADV_DONTNEED)
+	_ = unix.Madvise(b.mem[from:to], unix.MADV_DONTNEED)
 }
 
 // Populate makes the pages under b's bytes [from, to) at once, before

@@ -46,9 +46,16 @@ func TestMapReleasePopulate(t *testing.T) {
 	if n := resident(t, full); n != 10 || b.Resident() != 10 {
 		t.Fatalf("%d pages resident (Resident says %d) after writing 10, want 10", n, b.Resident())
 	}
-	b.Release(len(p) - 1) // rounded up to the tenth page
+	b.Release(pageSize+1, len(p)-1) // pages 2 to 9 (up to the one holding byte len(p)-2)
+	if n := resident(t, full); n != 2 {
+		t.Fatalf("%d pages resident after Release of pages 2-9, want 2", n)
+	}
+	if p[pageSize+1] != 0xAB {
+		t.Fatal("Release cleared a page it was to keep")
+	}
+	b.Release(0, len(p))
 	if n := resident(t, full); n != 0 {
-		t.Fatalf("%d pages resident after Release, want 0", n)
+		t.Fatalf("%d pages resident after Release of all, want 0", n)
 	}
 	if p[0] != 0 || p[len(p)-1] != 0 {
 		t.Fatal("released pages do not read as zeros")

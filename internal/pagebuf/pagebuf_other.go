@@ -10,7 +10,7 @@ func addr(p []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(p))
 func Map(n int, populate bool) *Buf { return nil }
 
 // Release does nothing here.
-func (b *Buf) Release(n int) {}
+func (b *Buf) Release(from, to int) {}
 
 // Populate does nothing here.
 func (b *Buf) Populate(from, to int) {}
