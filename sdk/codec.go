@@ -215,36 +215,42 @@ var leases struct {
 
 func getLease(n int) *pagebuf.Buf {
 	leases.Lock()
-	defer leases.Unlock()
 	pick := -1
 	for i, l := range leases.idle {
 		if l.buf.Cap() >= n && (pick < 0 || l.warm && !leases.idle[pick].warm) {
 			pick = i
 		}
 	}
-	if pick < 0 {
-		// Unmap what has been too small for long enough to be safe.
-		kept := leases.idle[:0]
-		for _, l := range leases.idle {
-			if time.Since(l.since) > leaseUnmapAge {
-				l.buf.Unmap()
-				continue
-			}
-			kept = append(kept, l)
+	if pick >= 0 {
+		l := leases.idle[pick]
+		leases.idle = append(leases.idle[:pick], leases.idle[pick+1:]...)
+		leases.Unlock()
+		if !l.warm {
+			l.buf.Populate(0, n)
 		}
-		clear(leases.idle[len(kept):])
-		leases.idle = kept
-		if b := pagebuf.Map(n+n/8, true); b != nil {
-			return b
+		return l.buf
+	}
+	// None fits: unmap what has been too small for long enough to be
+	// safe, and map a new one (outside the lock: it makes its pages).
+	var old []*pagebuf.Buf
+	kept := leases.idle[:0]
+	for _, l := range leases.idle {
+		if time.Since(l.since) > leaseUnmapAge {
+			old = append(old, l.buf)
+			continue
 		}
-		return pagebuf.Heap(n + n/8)
+		kept = append(kept, l)
 	}
-	l := leases.idle[pick]
-	leases.idle = append(leases.idle[:pick], leases.idle[pick+1:]...)
-	if !l.warm {
-		l.buf.Populate(0, n)
+	clear(leases.idle[len(kept):])
+	leases.idle = kept
+	leases.Unlock()
+	for _, b := range old {
+		b.Unmap()
 	}
-	return l.buf
+	if b := pagebuf.Map(n+n/8, true); b != nil {
+		return b
+	}
+	return pagebuf.Heap(n + n/8)
 }
 
 func putLease(b *pagebuf.Buf) {
